@@ -1,0 +1,3 @@
+export function renderTables(actionYaml: string): string
+export function updateReadme(readme: string, root: string): string
+export function actionNames(root: string): string[]

@@ -1,0 +1,63 @@
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { runChecked } from '../exec.js'
+import { parseDigest } from '../image-ref.js'
+import { writePrivateJson, withLogin } from './auth-file.js'
+import type { Builder, BuilderContext, BuildOutcome, BuildRequest } from './types.js'
+import { ExternalError } from '../errors.js'
+
+/** buildah: `build` (with `--manifest` for several platforms), then `push` / `manifest push --all` per tag. */
+export function createBuildahBuilder(ctx: BuilderContext): Builder {
+  const run = (args: string[], what: string) =>
+    runChecked(ctx.runner, 'buildah', args, what, { env: ctx.env })
+
+  return {
+    name: 'buildah',
+    async build(request: BuildRequest): Promise<BuildOutcome> {
+      const authArgs: string[] = []
+      if (request.login) {
+        const authFile = path.join(request.workDir, 'containers-auth.json')
+        await writePrivateJson(authFile, withLogin({}, request.login, 'containers'))
+        authArgs.push('--authfile', authFile)
+      }
+      // A name of our own in local storage, so a leftover manifest list from an earlier run is never reused.
+      const local = `localhost/digest-delivery-build:${path
+        .basename(request.workDir)
+        .toLowerCase()
+        .replace(/[^a-z0-9_.-]/g, '-')}`
+      const multi = request.platforms.length > 1
+      const args = ['build', ...authArgs, '--file', request.file]
+      if (request.target) args.push('--target', request.target)
+      for (const [key, value] of request.buildArgs) args.push('--build-arg', `${key}=${value}`)
+      for (const [key, value] of request.labels) args.push('--label', `${key}=${value}`)
+      if (request.platforms.length > 0) args.push('--platform', request.platforms.join(','))
+      args.push(multi ? '--manifest' : '--tag', local, request.context)
+      await run(args, 'buildah build')
+      if (!request.push) return {}
+
+      const digests = new Set<string>()
+      try {
+        for (const tag of request.tags) {
+          const digestFile = path.join(request.workDir, `digest-${digests.size}-${tag}`)
+          const destination = `docker://${request.image}:${tag}`
+          const pushArgs = multi
+            ? ['manifest', 'push', '--all', ...authArgs, '--digestfile', digestFile, local, destination]
+            : ['push', ...authArgs, '--digestfile', digestFile, local, destination]
+          await run(pushArgs, `buildah push to ${request.image}:${tag}`)
+          digests.add(parseDigest((await fs.readFile(digestFile, 'utf8')).trim()))
+        }
+      } finally {
+        await ctx.runner.run('buildah', multi ? ['manifest', 'rm', local] : ['rmi', local], {
+          env: ctx.env,
+          silent: true
+        })
+      }
+      if (digests.size > 1) {
+        throw new ExternalError(
+          `buildah pushed different digests for the tags of one build: ${[...digests].join(', ')}`
+        )
+      }
+      return { reportedDigest: [...digests][0] }
+    }
+  }
+}

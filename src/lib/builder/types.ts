@@ -1,0 +1,48 @@
+import type { CommandRunner } from '../exec.js'
+
+export type BuilderName = 'buildx' | 'docker' | 'buildah'
+export const BUILDER_CHOICES = ['auto', 'buildx', 'docker', 'buildah'] as const
+export type BuilderChoice = (typeof BUILDER_CHOICES)[number]
+
+/** Credentials for the registry pushed to; written to a temporary auth file, never to a command line. */
+export interface RegistryLogin {
+  registry: string
+  username: string
+  password: string
+}
+
+/** Everything a builder needs, already validated. */
+export interface BuildRequest {
+  /** The repository as the user wrote it, e.g. `ghcr.io/org/app`. */
+  image: string
+  /** Tags to push; the first is the primary one. */
+  tags: string[]
+  context: string
+  file: string
+  target?: string
+  buildArgs: Map<string, string>
+  labels: Map<string, string>
+  /** `os/arch[/variant]`; empty means the builder's default platform. */
+  platforms: string[]
+  push: boolean
+  login?: RegistryLogin
+  /** A private directory for auth files and metadata, removed by the caller. */
+  workDir: string
+}
+
+export interface BuildOutcome {
+  /** The manifest digest the builder says it pushed, when it can tell; the registry confirms it either way. */
+  reportedDigest?: string
+}
+
+/** One way of building and pushing an image. */
+export interface Builder {
+  readonly name: BuilderName
+  build(request: BuildRequest): Promise<BuildOutcome>
+}
+
+export interface BuilderContext {
+  runner: CommandRunner
+  /** Environment for the builder's processes (added to the action's own). */
+  env?: Record<string, string>
+}

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFile } from 'node:child_process'
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { runAction, type ActionResult } from '../support/action-runner.js'
+import { BUILDAH_ENV, trustForContainers } from '../support/builders.js'
+import { startRegistry, type TestRegistry } from '../support/registry.js'
+
+const run = promisify(execFile)
+const PASSWORD = 'e2e-Registry-Pass-4471'
+const COMMIT_TIME = '2026-03-04T05:06:07.000Z'
+
+let registry: TestRegistry
+let untrust: () => Promise<void>
+let workspace: string
+let sha: string
+const results: ActionResult[] = []
+
+beforeAll(async () => {
+  registry = await startRegistry({ auth: { username: 'bot', password: PASSWORD } })
+  untrust = await trustForContainers(registry)
+  // A checkout with one commit at a known time: the created label must be that time, not the wall clock.
+  workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'e2e-ws-'))
+  await fs.mkdir(path.join(workspace, 'app'))
+  await fs.writeFile(path.join(workspace, 'app', 'hello.txt'), 'end to end\n')
+  await fs.writeFile(path.join(workspace, 'app', 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n')
+  const git = (...args: string[]) =>
+    run('git', args, {
+      cwd: workspace,
+      env: { ...process.env, GIT_COMMITTER_DATE: COMMIT_TIME, GIT_AUTHOR_DATE: COMMIT_TIME }
+    })
+  await git('init', '-q')
+  await git('add', '.')
+  await git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'app')
+  sha = (await git('rev-parse', 'HEAD')).stdout.trim()
+}, 60_000)
+
+afterAll(async () => {
+  for (const result of results) await result.cleanup()
+  await untrust?.()
+  await registry?.stop()
+  await fs.rm(workspace, { recursive: true, force: true })
+})
+
+/** Standard output without the `::add-mask::` commands, which necessarily carry the secret to the runner. */
+function withoutMaskCommands(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter(line => !line.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+async function action(inputs: Record<string, string>): Promise<ActionResult> {
+  const result = await runAction({
+    actionDir: 'actions/build-and-digest',
+    inputs,
+    workspace,
+    env: { NODE_EXTRA_CA_CERTS: registry.caFile, ...BUILDAH_ENV },
+    context: { repository: 'octo/app', sha },
+    timeoutMs: 120_000
+  })
+  results.push(result)
+  return result
+}
+
+describe('build-and-digest bundle, run as the runner runs it', () => {
+  it('outputs the digest skopeo sees, with the OCI labels of the source commit', async () => {
+    const image = `${registry.host}/octo/app`
+    const result = await action({
+      image,
+      context: 'app',
+      tags: 'v1.4.0',
+      builder: 'buildah',
+      'registry-username': 'bot',
+      'registry-password': PASSWORD
+    })
+    expect(result.annotations.filter(a => a.level === 'error')).toEqual([])
+    expect(result.exitCode).toBe(0)
+    const creds = ['--creds', `bot:${PASSWORD}`]
+    const inspected = JSON.parse(
+      (await run('skopeo', ['inspect', ...creds, `docker://${image}:v1.4.0`])).stdout
+    )
+    expect(result.outputs.digest).toBe(inspected.Digest)
+    expect(result.outputs['image-ref']).toBe(`${image}@${inspected.Digest}`)
+    expect(result.outputs.pushed).toBe('true')
+    expect(inspected.Labels).toMatchObject({
+      'org.opencontainers.image.source': 'https://github.com/octo/app',
+      'org.opencontainers.image.revision': sha,
+      'org.opencontainers.image.created': COMMIT_TIME,
+      'org.opencontainers.image.version': 'v1.4.0'
+    })
+    const byTag = (
+      await run('skopeo', [
+        'inspect',
+        ...creds,
+        '--format',
+        '{{.Digest}}',
+        `docker://${image}:sha-${sha.slice(0, 12)}`
+      ])
+    ).stdout
+    expect(byTag.trim()).toBe(inspected.Digest)
+    expect(result.summary).toContain(inspected.Digest)
+    // The password was masked, and never printed in clear anywhere.
+    expect(result.secrets).toContain(PASSWORD)
+    for (const text of [
+      withoutMaskCommands(result.stdout),
+      result.stderr,
+      result.summary,
+      JSON.stringify(result.outputs)
+    ]) {
+      expect(text).not.toContain(PASSWORD)
+    }
+  })
+
+  it('rebuilding the same commit gives the same labels', async () => {
+    const image = `${registry.host}/octo/app`
+    const result = await action({
+      image,
+      context: 'app',
+      tags: 'v1.4.0',
+      builder: 'buildah',
+      'registry-username': 'bot',
+      'registry-password': PASSWORD
+    })
+    expect(result.exitCode).toBe(0)
+    expect(JSON.parse(result.outputs.metadata as string).labels['org.opencontainers.image.created']).toBe(
+      COMMIT_TIME
+    )
+  })
+
+  it('fails with an error annotation and a hint for an image with a tag', async () => {
+    const result = await action({
+      image: `${registry.host}/octo/app:latest`,
+      context: 'app',
+      builder: 'buildah'
+    })
+    expect(result.exitCode).toBe(1)
+    const errors = result.annotations.filter(a => a.level === 'error').map(a => a.message)
+    expect(errors).toEqual([
+      expect.stringContaining(`use image: ${registry.host}/octo/app and put extra tags`)
+    ])
+    expect(result.outputs.digest).toBeUndefined()
+  })
+
+  it('fails on wrong credentials without showing them', async () => {
+    const result = await action({
+      image: `${registry.host}/octo/app`,
+      context: 'app',
+      builder: 'buildah',
+      'registry-username': 'bot',
+      'registry-password': 'not-the-Password-88'
+    })
+    expect(result.exitCode).toBe(1)
+    const [error] = result.annotations.filter(a => a.level === 'error')
+    expect(error?.message).toContain(`registry ${registry.host}`)
+    expect(error?.message).toContain('401')
+    expect(result.secrets).toContain('not-the-Password-88')
+    expect(withoutMaskCommands(result.stdout) + result.stderr).not.toContain('not-the-Password-88')
+  })
+})
