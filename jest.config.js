@@ -5,7 +5,8 @@ const common = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }]
   },
-  testEnvironment: 'node'
+  testEnvironment: 'node',
+  setupFiles: ['<rootDir>/test/support/quiet-workflow-commands.ts']
 }
 
 export default {
@@ -14,5 +15,6 @@ export default {
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] }
   ],
-  testTimeout: 120000
+  testTimeout: 120000,
+  reporters: ['default', '<rootDir>/test/support/closing-line-reporter.cjs']
 }
