@@ -1,0 +1,124 @@
+import { getOctokit } from '@actions/github'
+import { ExternalError } from '../errors.js'
+
+/** `owner/name`. */
+export interface RepoName {
+  owner: string
+  repo: string
+}
+
+export function parseRepoName(text: string): RepoName {
+  const [owner, repo] = text.split('/')
+  return { owner: owner as string, repo: repo as string }
+}
+
+export interface FileAddition {
+  path: string
+  /** The file's bytes. */
+  contents: Buffer
+}
+
+export type CommitOutcome =
+  | { kind: 'committed'; oid: string; url: string }
+  | { kind: 'head-moved' }
+  | { kind: 'protected'; message: string }
+
+/** The GitHub API operations the actions use. */
+export interface GitHubApi {
+  defaultBranch(repo: RepoName): Promise<string>
+  /** The commit a branch points at, or undefined when there is no such branch. */
+  branchHead(repo: RepoName, branch: string): Promise<string | undefined>
+  /** Creates the branch at `sha`, or moves it there (force) when it exists. */
+  setBranch(repo: RepoName, branch: string, sha: string): Promise<void>
+  /** GraphQL `createCommitOnBranch`: GitHub signs the commit; `expectedHeadOid` is an optimistic lock. */
+  createCommitOnBranch(input: {
+    repo: RepoName
+    branch: string
+    expectedHeadOid: string
+    message: string
+    additions: FileAddition[]
+  }): Promise<CommitOutcome>
+}
+
+export interface GitHubApiOptions {
+  token: string
+  /** REST base (GITHUB_API_URL); GraphQL is at its `/graphql`, or `/api/graphql` on GitHub Enterprise Server. */
+  apiUrl?: string
+  userAgent?: string
+}
+
+/** A client over @actions/github's Octokit, with retries left to the caller's loop. */
+export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
+  const baseUrl = (options.apiUrl || 'https://api.github.com').replace(/\/+$/, '')
+  const octokit = getOctokit(options.token, { baseUrl, userAgent: options.userAgent ?? 'digest-delivery' })
+  const fail = (what: string, error: unknown): never => {
+    const status = (error as { status?: number }).status
+    const message = (error as Error).message ?? String(error)
+    throw new ExternalError(`GitHub API: ${what} failed${status ? ` (${status})` : ''}: ${message}`)
+  }
+
+  return {
+    async defaultBranch(repo) {
+      try {
+        return (await octokit.rest.repos.get({ ...repo })).data.default_branch
+      } catch (error) {
+        return fail(`reading ${repo.owner}/${repo.repo}`, error)
+      }
+    },
+    async branchHead(repo, branch) {
+      try {
+        return (await octokit.rest.git.getRef({ ...repo, ref: `heads/${branch}` })).data.object.sha
+      } catch (error) {
+        if ((error as { status?: number }).status === 404) return undefined
+        return fail(`reading branch ${branch}`, error)
+      }
+    },
+    async setBranch(repo, branch, sha) {
+      try {
+        await octokit.rest.git.updateRef({ ...repo, ref: `heads/${branch}`, sha, force: true })
+      } catch (error) {
+        const status = (error as { status?: number }).status
+        if (status !== 422 && status !== 404) return fail(`moving branch ${branch}`, error)
+        try {
+          await octokit.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha })
+        } catch (createError) {
+          return fail(`creating branch ${branch}`, createError)
+        }
+      }
+    },
+    async createCommitOnBranch(input) {
+      const [headline, ...rest] = input.message.split('\n')
+      const mutation = `mutation ($input: CreateCommitOnBranchInput!) {
+        createCommitOnBranch(input: $input) { commit { oid url } }
+      }`
+      try {
+        const result = await octokit.graphql<{
+          createCommitOnBranch: { commit: { oid: string; url: string } }
+        }>(mutation, {
+          input: {
+            branch: {
+              repositoryNameWithOwner: `${input.repo.owner}/${input.repo.repo}`,
+              branchName: input.branch
+            },
+            expectedHeadOid: input.expectedHeadOid,
+            message: { headline, body: rest.join('\n').trim() },
+            fileChanges: {
+              additions: input.additions.map(file => ({
+                path: file.path,
+                contents: file.contents.toString('base64')
+              }))
+            }
+          }
+        })
+        return { kind: 'committed', ...result.createCommitOnBranch.commit }
+      } catch (error) {
+        const message = (error as Error).message ?? ''
+        if (/expected.*head|expectedHeadOid|is at .* but expected/i.test(message))
+          return { kind: 'head-moved' }
+        if (/protected branch|GH006|Repository rule violations/i.test(message))
+          return { kind: 'protected', message }
+        return fail('createCommitOnBranch', error)
+      }
+    }
+  }
+}

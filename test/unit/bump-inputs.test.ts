@@ -1,0 +1,120 @@
+import { describe, expect, it } from '@jest/globals'
+import { commitMessage, sourceContext } from '../../src/actions/bump-manifest/commit-message.js'
+import { INPUTS, parseAuthor, readInputs } from '../../src/actions/bump-manifest/inputs.js'
+import { ConfigurationError } from '../../src/lib/errors.js'
+import { mapInputs, type InputSource } from '../../src/lib/inputs.js'
+
+const D = `sha256:${'ab'.repeat(32)}`
+const env = { GITHUB_REPOSITORY: 'octo/gitops', GITHUB_WORKSPACE: '/ws' }
+const read = (values: Record<string, string>) =>
+  readInputs(mapInputs({ token: 't0k', paths: 'apps/', ...values }), env)
+
+describe('bump-manifest inputs', () => {
+  it('reads image, digest and tag, with defaults', () => {
+    expect(read({ image: 'ghcr.io/octo/app', digest: D, tag: 'v1.2.3' })).toMatchObject({
+      image: 'ghcr.io/octo/app',
+      digest: D,
+      tag: 'v1.2.3',
+      repository: 'octo/gitops',
+      push: 'direct',
+      commitVia: 'git',
+      maxAttempts: 8,
+      allowNoMatch: false,
+      paths: ['apps/'],
+      author: { name: 'github-actions[bot]' }
+    })
+  })
+
+  it('takes image, tag and digest from image-ref', () => {
+    expect(read({ 'image-ref': `ghcr.io/octo/app:v2@${D}` })).toMatchObject({
+      image: 'ghcr.io/octo/app',
+      tag: 'v2',
+      digest: D
+    })
+    expect(read({ image: 'ghcr.io/octo/app', 'image-ref': `ghcr.io/octo/app@${D}` })).toMatchObject({
+      digest: D
+    })
+  })
+
+  it('resolves a checkout path against the workspace', () => {
+    expect(read({ image: 'app', digest: D, path: 'gitops', token: '' }).checkout).toBe('/ws/gitops')
+  })
+
+  it.each([
+    [{ digest: D }, "input 'image' is required"],
+    [{ image: 'app' }, "input 'digest' is required"],
+    [{ image: 'app:v1', digest: D }, 'without tag or digest'],
+    [{ image: 'app', digest: 'sha256:abc' }, '64 lowercase hex'],
+    [{ 'image-ref': 'ghcr.io/octo/app:v1' }, 'must carry a digest'],
+    [{ image: 'ghcr.io/octo/other', 'image-ref': `ghcr.io/octo/app@${D}` }, 'name different repositories'],
+    [{ 'image-ref': `app:v1@${D}`, tag: 'v2' }, "differs from the tag in 'image-ref'"],
+    [{ 'image-ref': `app@${D}`, digest: D }, 'both set'],
+    [{ image: 'app', digest: D, aliases: 'app:1' }, "input 'aliases'"],
+    [{ image: 'app', digest: D, repository: 'nope' }, 'must be owner/name'],
+    [{ image: 'app', digest: D, push: 'force' }, "input 'push' must be one of direct, branch, none"],
+    [{ image: 'app', digest: D, push: 'branch' }, "'head-branch' is required with push: branch"],
+    [{ image: 'app', digest: D, token: '' }, "input 'token' is empty"],
+    [{ image: 'app', digest: D, paths: '' }, "input 'paths' is required"],
+    [{ image: 'app', digest: D, 'max-attempts': '0' }, 'from 1 to 50'],
+    [{ image: 'app', digest: D, author: 'just a name' }, "must look like 'Name <email>'"],
+    [{ image: 'app', digest: D, 'commit-via': 'ssh' }, 'one of git, api']
+  ])('rejects %j', (values, message) => {
+    expect(() => read(values)).toThrow(ConfigurationError)
+    expect(() => read(values)).toThrow(message)
+  })
+
+  it('reads every declared input, and only those', () => {
+    const asked = new Set<string>()
+    const source: InputSource = {
+      get: name => {
+        asked.add(name)
+        return ({ image: 'app', digest: D, token: 't', paths: 'a' } as Record<string, string>)[name] ?? ''
+      }
+    }
+    readInputs(source, env)
+    expect([...asked].sort()).toEqual([...INPUTS].sort())
+  })
+
+  it('parses an author', () => {
+    expect(parseAuthor('Release Bot <bot@example.com>')).toEqual({
+      name: 'Release Bot',
+      email: 'bot@example.com'
+    })
+  })
+})
+
+describe('commit message', () => {
+  const context = {
+    image: 'ghcr.io/octo/app',
+    digest: D,
+    tag: 'v1.2.3',
+    paths: ['apps/prod', 'apps/staging'],
+    ...sourceContext({
+      GITHUB_SERVER_URL: 'https://github.com',
+      GITHUB_REPOSITORY: 'octo/app',
+      GITHUB_SHA: 'f'.repeat(40),
+      GITHUB_RUN_ID: '42',
+      GITHUB_RUN_ATTEMPT: '2'
+    })
+  }
+  it('fills the template and adds the trailers', () => {
+    expect(commitMessage('Pin {image} to {reference} in {paths}', context)).toBe(
+      [
+        `Pin ghcr.io/octo/app to v1.2.3@${'ab'.repeat(6)} in apps/prod, apps/staging`,
+        '',
+        `Image: ghcr.io/octo/app@${D}`,
+        `Source-Commit: ${'f'.repeat(40)}`,
+        'Source-Repository: https://github.com/octo/app',
+        'Workflow-Run: https://github.com/octo/app/actions/runs/42/attempts/2',
+        ''
+      ].join('\n')
+    )
+  })
+  it('leaves out trailers it does not know', () => {
+    const message = commitMessage('{short-digest}', { image: 'app', digest: D, paths: [] })
+    expect(message).toBe(`${'ab'.repeat(6)}\n\nImage: app@${D}\n`)
+  })
+  it('names an unknown placeholder', () => {
+    expect(() => commitMessage('Pin {imgae}', context)).toThrow('unknown placeholder {imgae}')
+  })
+})
