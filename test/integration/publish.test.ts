@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFile } from 'node:child_process'
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { publish } from '../../src/actions/bump-manifest/publish.js'
+import { createCommandRunner } from '../../src/lib/exec.js'
+import { createGit } from '../../src/lib/git/index.js'
+
+const run = promisify(execFile)
+const author = { name: 'Bot', email: 'bot@example.com' }
+const repo = { owner: 'octo', repo: 'gitops' }
+let root: string
+let bare: string
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+  return (await run('git', args, { cwd })).stdout.trim()
+}
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'publish-'))
+  bare = path.join(root, 'gitops.git')
+  await git(root, 'init', '--quiet', '--bare', '--initial-branch=main', bare)
+  const seed = path.join(root, 'seed')
+  await git(root, 'clone', '--quiet', bare, seed)
+  await fs.writeFile(path.join(seed, 'images.txt'), 'none\n')
+  await git(seed, 'add', '.')
+  await git(seed, '-c', 'user.name=s', '-c', 'user.email=s@e', 'commit', '--quiet', '-m', 'seed')
+  await git(seed, 'push', '--quiet', 'origin', 'HEAD:main')
+})
+afterAll(async () => fs.rm(root, { recursive: true, force: true }))
+
+async function clone(name: string) {
+  const dir = path.join(root, name)
+  await fs.mkdir(dir)
+  const g = createGit({ runner: createCommandRunner(), cwd: dir })
+  await g.clone(`file://${bare}`, 'main')
+  return g
+}
+
+describe('publish (real git, a bare repository)', () => {
+  it('lands every one of 10 concurrent changes to one branch, with linear history', async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const g = await clone(`worker-${i}`)
+        return publish({
+          git: g,
+          repo,
+          mode: 'direct',
+          commitVia: 'git',
+          branch: 'main',
+          message: `pin image ${i}\n\nImage: app-${i}`,
+          author,
+          maxAttempts: 30,
+          sleep: ms => new Promise(resolve => setTimeout(resolve, Math.min(ms, 50))),
+          apply: async () => {
+            await fs.writeFile(
+              path.join(g.cwd, `image-${i}.txt`),
+              `app-${i}@sha256:${String(i).repeat(64).slice(0, 64)}\n`
+            )
+            return [`image-${i}.txt`]
+          }
+        })
+      })
+    )
+    expect(runs.map(r => [r.changed, Boolean(r.commitSha), r.attempts])).toEqual(
+      runs.map(r => [true, true, r.attempts])
+    )
+    const log = (await git(bare, 'log', '--format=%H %P', 'main')).split('\n')
+    expect(log).toHaveLength(11)
+    // Linear: every commit has exactly one parent, except the root.
+    expect(log.slice(0, 10).every(line => line.split(' ').length === 2)).toBe(true)
+    const files = (await git(bare, 'ls-tree', '--name-only', 'main')).split('\n')
+    for (let i = 0; i < 10; i++) expect(files).toContain(`image-${i}.txt`)
+    expect(runs.some(r => r.attempts > 1)).toBe(true)
+    expect(new Set(runs.map(r => r.commitSha)).size).toBe(10)
+  })
+
+  it('commits nothing when the remote already holds the desired state', async () => {
+    const g = await clone('idempotent')
+    const head = await git(bare, 'rev-parse', 'main')
+    const result = await publish({
+      git: g,
+      repo,
+      mode: 'direct',
+      commitVia: 'git',
+      branch: 'main',
+      message: 'again',
+      author,
+      maxAttempts: 3,
+      apply: async () => {
+        await fs.writeFile(path.join(g.cwd, 'image-3.txt'), `app-3@sha256:${'3'.repeat(64)}\n`)
+        return (await g.hasChanges(['image-3.txt'])) ? ['image-3.txt'] : []
+      }
+    })
+    expect(result).toMatchObject({ changed: false, attempts: 1 })
+    expect(await git(bare, 'rev-parse', 'main')).toBe(head)
+  })
+
+  it('pushes a head branch built on the base branch, leaving the base alone', async () => {
+    const g = await clone('branch')
+    const head = await git(bare, 'rev-parse', 'main')
+    const result = await publish({
+      git: g,
+      repo,
+      mode: 'branch',
+      headBranch: 'promote/prod',
+      commitVia: 'git',
+      branch: 'main',
+      message: 'promote\n\nImage: x',
+      author,
+      maxAttempts: 3,
+      apply: async () => {
+        await fs.writeFile(path.join(g.cwd, 'images.txt'), 'prod\n')
+        return ['images.txt']
+      }
+    })
+    expect(result).toMatchObject({ changed: true, branch: 'promote/prod' })
+    expect(await git(bare, 'rev-parse', 'main')).toBe(head)
+    expect(await git(bare, 'rev-parse', 'promote/prod^')).toBe(head)
+    expect(await git(bare, 'show', 'promote/prod:images.txt')).toBe('prod')
+    expect(await git(bare, 'log', '-1', '--format=%an <%ae>', 'promote/prod')).toBe('Bot <bot@example.com>')
+  })
+
+  it('gives up after max-attempts when the branch keeps moving', async () => {
+    const g = await clone('loser')
+    let n = 0
+    const attempt = publish({
+      git: g,
+      repo,
+      mode: 'direct',
+      commitVia: 'git',
+      branch: 'main',
+      message: 'lose',
+      author,
+      maxAttempts: 2,
+      sleep: async () => undefined,
+      apply: async () => {
+        // Another writer lands a commit between our fetch and our push, every time.
+        const other = path.join(root, `other-${n++}`)
+        await git(root, 'clone', '--quiet', bare, other)
+        await fs.writeFile(path.join(other, `race-${n}.txt`), 'x\n')
+        await git(other, 'add', '.')
+        await git(other, '-c', 'user.name=o', '-c', 'user.email=o@e', 'commit', '--quiet', '-m', 'race')
+        await git(other, 'push', '--quiet', 'origin', 'HEAD:main')
+        await fs.writeFile(path.join(g.cwd, 'loser.txt'), 'mine\n')
+        return ['loser.txt']
+      }
+    })
+    await expect(attempt).rejects.toThrow('gave up after 2 attempts')
+  })
+})
