@@ -1,26 +1,53 @@
-// Builds one ncc bundle per action: src/actions/<name>/index.ts → dist/<name>/index.js.
-import { execFileSync } from 'node:child_process'
-import { readdirSync, rmSync, existsSync } from 'node:fs'
+// Builds one ncc bundle per action: tsc compiles src/ once into .build/ (type-checking it), then ncc bundles
+// .build/actions/<name>/index.js → dist/<name>/index.js, two at a time.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname))
 const ncc = path.join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
 const only = process.argv.slice(2)
-const names = readdirSync(path.join(root, 'src', 'actions')).filter(
-  name => only.length === 0 || only.includes(name)
-)
+const names = readdirSync(path.join(root, 'src', 'actions'))
+  .filter(name => only.length === 0 || only.includes(name))
+  .filter(name => existsSync(path.join(root, 'src', 'actions', name, 'index.ts')))
 
-for (const name of names) {
-  const entry = path.join(root, 'src', 'actions', name, 'index.ts')
-  if (!existsSync(entry)) continue
-  const out = path.join(root, 'dist', name)
-  rmSync(out, { recursive: true, force: true })
+const build = path.join(root, '.build')
+rmSync(build, { recursive: true, force: true })
+try {
   execFileSync(
     process.execPath,
-    [ncc, 'build', entry, '--out', out, '--minify', '--license', 'licenses.txt', '--quiet'],
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
     {
       cwd: root,
       stdio: 'inherit'
     }
   )
+} catch {
+  process.exit(1)
+}
+
+function bundle(name) {
+  const out = path.join(root, 'dist', name)
+  rmSync(out, { recursive: true, force: true })
+  const entry = path.join(build, 'actions', name, 'index.js')
+  const args = [ncc, 'build', entry, '--out', out, '--minify', '--license', 'licenses.txt', '--quiet']
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' })
+    child.on('error', reject)
+    child.on('exit', code =>
+      code === 0 ? resolve() : reject(new Error(`ncc failed for ${name} (exit ${code})`))
+    )
+  })
+}
+
+const queue = [...names]
+const workers = Array.from({ length: Math.min(2, os.availableParallelism(), queue.length) }, async () => {
+  for (let name = queue.shift(); name; name = queue.shift()) await bundle(name)
+})
+try {
+  await Promise.all(workers)
+} catch (error) {
+  console.error(error.message)
+  process.exit(1)
 }
