@@ -15,8 +15,8 @@ export type PushResult = 'pushed' | 'rejected' | 'protected'
 /** The git operations the actions use, in one working tree. */
 export interface GitCommandManager {
   readonly cwd: string
-  /** Clones `url` at `branch` (shallow) into `cwd`. */
-  clone(url: string, branch: string): Promise<void>
+  /** Clones `url` at `branch`, or its default branch (shallow), into `cwd`. */
+  clone(url: string, branch?: string): Promise<void>
   /** Fetches `branch` from origin and returns the fetched commit. */
   fetch(branch: string): Promise<string>
   /** Moves the working tree and index to `ref`, dropping local edits to tracked files. */
@@ -30,6 +30,8 @@ export interface GitCommandManager {
   tryPush(branch: string, options?: { force?: boolean }): Promise<PushResult>
   /** The text of a commit (`git log -1 --format=%B`). */
   message(ref: string): Promise<string>
+  /** The working tree's changes against HEAD as a unified diff. */
+  diff(): Promise<string>
   /** The branch checked out, or undefined on a detached HEAD. */
   currentBranch(): Promise<string | undefined>
   /** The `origin` remote's URL. */
@@ -85,10 +87,8 @@ export function createGit(options: GitOptions): GitCommandManager {
   return {
     cwd,
     async clone(url, branch) {
-      await git(
-        ['clone', '--quiet', '--depth', '1', '--branch', branch, '--no-tags', '--', url, '.'],
-        `clone of ${url}`
-      )
+      const at = branch ? ['--branch', branch] : []
+      await git(['clone', '--quiet', '--depth', '1', ...at, '--no-tags', '--', url, '.'], `clone of ${url}`)
     },
     async fetch(branch) {
       await git(
@@ -150,6 +150,9 @@ export function createGit(options: GitOptions): GitCommandManager {
     },
     async message(ref) {
       return (await git(['log', '-1', '--format=%B', ref], 'log')).stdout
+    },
+    async diff() {
+      return (await git(['diff', '--no-color', 'HEAD'], 'diff')).stdout
     },
     async currentBranch() {
       const result = await exec(['symbolic-ref', '--quiet', '--short', 'HEAD'])

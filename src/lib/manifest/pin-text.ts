@@ -1,0 +1,166 @@
+import { isScalar } from 'yaml'
+import { embeddedValues, isValuesFile, pinHelmValues } from './helm-values.js'
+import {
+  addImagesEntries,
+  isFluxKustomization,
+  isKustomization,
+  pinImagesEntries
+} from './kustomize-images.js'
+import { mayHaveMarkers, pinMarkedValues } from './markers.js'
+import { EditSession } from './session.js'
+import { applySplices, lineLookup, shiftOffset } from './source-text.js'
+import { preparePin, type PinTarget } from './target.js'
+import type { Change, FileError, PinRequest, PinTextOptions, PinTextResult } from './types.js'
+import { dig, getValue, isParseFailure, parseYamlFile, stringValue, verifyEdit } from './yaml-tree.js'
+import { pinJsonPatch, pinWorkload } from './workloads.js'
+
+/**
+ * Pin the image in one file's text. Pure: returns the new text (only the image values' bytes differ), what
+ * changed, what was found and left alone, and why the file was left untouched if it was.
+ */
+export function pinText(
+  text: string,
+  file: string,
+  request: PinRequest,
+  options: PinTextOptions = {}
+): PinTextResult {
+  const analysis = analyseText(text, file, preparePin(request), options)
+  const untouched = { text, changes: [], previous: [] }
+  if (!(analysis instanceof EditSession)) {
+    return { ...untouched, unchanged: [], notManaged: [], errors: [analysis] }
+  }
+  const session = analysis
+  const rest = { unchanged: session.unchanged, notManaged: session.notManaged }
+  if (session.splices.length === 0) return { ...untouched, ...rest, errors: [] }
+  const refuse = (problem: string): PinTextResult => ({
+    ...untouched,
+    ...rest,
+    errors: [{ file, kind: 'verify', message: `${file} was left untouched: the edit ${problem}` }]
+  })
+  let edited: string
+  try {
+    edited = applySplices(text, session.splices)
+  } catch (error) {
+    return refuse(`overlaps another (${String(error)})`)
+  }
+  const problem = verifyEdit(session.yaml, edited, session.expectations)
+  if (problem) return refuse(`would not read back as intended: ${problem}`)
+  const newLine = lineLookup(edited)
+  const splices = session.splices
+  const changes: Change[] = session.changes.map(pending => {
+    const others = pending.own ? splices.filter(s => s !== pending.own) : splices
+    const shared = pending.aliasOffsets?.map(offset => newLine(shiftOffset(offset, splices)))
+    return {
+      file,
+      line: newLine(shiftOffset(pending.offset, others)) + (pending.extraLines ?? 0),
+      old: pending.old,
+      new: pending.new,
+      kind: pending.kind,
+      ...(shared ? { aliasLines: shared } : {})
+    }
+  })
+  changes.sort((a, b) => a.line - b.line)
+  const previous = session.changes
+    .flatMap(c => (c.previous ? [c.previous] : []))
+    .sort((a, b) => a.line - b.line)
+  return { text: edited, changes, previous, ...rest, errors: [] }
+}
+
+/**
+ * Find every reference in the text and plan its edit, without applying anything. Returns the session holding
+ * the plan, or the parse error that leaves the file untouched.
+ */
+export function analyseText(
+  text: string,
+  file: string,
+  target: PinTarget,
+  options: PinTextOptions = {}
+): EditSession | FileError {
+  const yaml = parseYamlFile(text)
+  if (isParseFailure(yaml)) {
+    return {
+      file,
+      ...(yaml.line !== undefined ? { line: yaml.line } : {}),
+      kind: 'parse',
+      message: `${file}${yaml.line !== undefined ? `:${yaml.line}` : ''} is not valid YAML and was left untouched: ${yaml.message}`
+    }
+  }
+  const session = new EditSession(yaml, file, target)
+  // Markers first: a person said explicitly what the value is.
+  if (mayHaveMarkers(session)) pinMarkedValues(session)
+  const valuesFile = isValuesFile(file)
+  yaml.docs.forEach((doc, index) => {
+    const root = doc.contents
+    if (isKustomization(session, root)) {
+      const found = pinImagesEntries(session, getValue(yaml, root, 'images')?.raw)
+      const charts = dig(yaml, root, 'helmCharts')
+      for (const chart of charts && 'items' in charts ? charts.items : []) {
+        const inline = dig(yaml, chart, 'valuesInline')
+        if (inline) pinHelmValues(session, inline)
+      }
+      if (!found && options.addImagesEntries?.length) {
+        addImagesEntries(session, index, root, options.addImagesEntries)
+      }
+      return
+    }
+    if (isFluxKustomization(session, root)) pinImagesEntries(session, dig(yaml, root, 'spec', 'images'))
+    // Flux's ImageRepository names the repository to scan, not something deployed: neither edit nor report it.
+    if (stringValue(dig(yaml, root, 'kind')) === 'ImageRepository')
+      session.handle(dig(yaml, root, 'spec', 'image'))
+    pinWorkload(session, root)
+    pinJsonPatch(session, root)
+    for (const values of embeddedValues(session, root)) pinHelmValues(session, values)
+    if (valuesFile) pinHelmValues(session, root)
+  })
+  reportUnmanaged(session)
+  return session
+}
+
+/** Report mentions of the image no editor took: in prose, inline patches, block scalars, unknown fields. */
+function reportUnmanaged(session: EditSession): void {
+  const { yaml, target, text } = session
+  const image = target.request.image
+  for (const [node, info] of yaml.info) {
+    if (info.role === 'key' || !isScalar(node) || typeof node.value !== 'string' || session.isHandled(node))
+      continue
+    const value = node.value
+    if (!target.needles.some(needle => value.includes(needle))) continue
+    const whole = value.trim()
+    if (!/\s/.test(whole)) {
+      const ref = target.match(whole)
+      if (ref) {
+        if (unmistakable(ref)) {
+          session.skip(
+            node,
+            whole,
+            'unrecognised-location',
+            `${whole} is not in a place digest-delivery edits (containers, Kustomize images, Helm values): add the comment "# digest-delivery: ${image}" after it to have it pinned`
+          )
+        }
+        continue
+      }
+    }
+    const range = node.range!
+    let cursor = range[0]
+    for (const raw of value.split(/[\s"'`,;()<>{}[\]=|]+/)) {
+      const token = raw.replace(/[.:,;]+$/, '')
+      const ref = token === '' ? undefined : target.match(token)
+      if (!ref || !unmistakable(ref)) continue
+      const at = text.indexOf(token, cursor)
+      const offset = at >= 0 && at < range[1] ? at : range[0]
+      if (at >= 0 && at < range[1]) cursor = at + token.length
+      session.skip(
+        node,
+        token,
+        'inside-string',
+        `${token} is written inside a string (an inline patch, a block scalar, an argument), which digest-delivery does not edit: move it to an image field, or pin it by hand`,
+        offset
+      )
+    }
+  }
+}
+
+// A bare short name (`redis`) in a string is more often a word or a container name than a reference.
+function unmistakable(ref: { name: string; tag?: string; digest?: string }): boolean {
+  return ref.tag !== undefined || ref.digest !== undefined || ref.name.includes('/')
+}
