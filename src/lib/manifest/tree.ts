@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, fstatSync, openSync, promises as fs, readFileSync, readSync, type Stats } from 'node:fs'
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  promises as fs,
+  readdirSync,
+  readFileSync,
+  readSync,
+  type Stats
+} from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError, errorMessage, ExternalError } from '../errors.js'
 import { parseImageRef } from '../image-ref.js'
@@ -263,7 +272,8 @@ function addCandidate(walk: Walk, real: string): void {
 async function walkDirectory(walk: Walk, dir: string): Promise<void> {
   if (walk.visitedDirs.has(dir)) return
   walk.visitedDirs.add(dir)
-  const entries = await fs.readdir(dir, { withFileTypes: true })
+  // Synchronous, like the reads: a tree of thousands of small directories walks several times faster so.
+  const entries = readdirSync(dir, { withFileTypes: true })
   for (const dirent of entries) {
     if (dirent.name === '.git') continue
     const full = path.join(dir, dirent.name)
@@ -295,7 +305,7 @@ function readBytes(candidate: Candidate, maxBytes: number, target: PinTarget): B
   try {
     fd = openSync(candidate.real, 'r')
     const { size } = fstatSync(fd)
-    if (size <= maxBytes) return readFileSync(fd)
+    if (size <= maxBytes) return readInto(fd, size)
     if (!largeFileMayMention(fd, candidate.rel, target)) return 'skip'
     return {
       file: candidate.rel,
@@ -311,6 +321,25 @@ function readBytes(candidate: Candidate, maxBytes: number, target: PinTarget): B
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
+}
+
+let scratch = Buffer.alloc(64 * 1024)
+
+/**
+ * Reads a whole file into one reused buffer: most files are only searched, never kept, so allocating a buffer per
+ * file would mostly feed the garbage collector. The view is valid until the next read; callers copy what they keep.
+ */
+function readInto(fd: number, size: number): Buffer {
+  if (scratch.length < size + 1) scratch = Buffer.alloc(Math.max(size + 1, scratch.length * 2))
+  let length = 0
+  for (;;) {
+    const read = readSync(fd, scratch, length, scratch.length - length, null)
+    if (read === 0) break
+    length += read
+    // The file grew while being read: fall back to a plain read of whatever it now holds.
+    if (length === scratch.length) return Buffer.concat([scratch, readFileSync(fd)])
+  }
+  return scratch.subarray(0, length)
 }
 
 function largeFileMayMention(fd: number, file: string, target: PinTarget): boolean {
