@@ -228,6 +228,58 @@ describe('bump-manifest against a local GitHub (real git over HTTP with a token)
     )
   })
 
+  it('retries createCommitOnBranch when another commit moves the head meanwhile', async () => {
+    // The commit request waits; meanwhile someone else commits, so its expectedHeadOid is stale (STALE_DATA).
+    gh.fault({ route: 'POST /graphql', field: 'createCommitOnBranch', kind: 'delay', ms: 800 })
+    const racing = new Promise<string>(resolve =>
+      setTimeout(
+        () => resolve(gh.commit(repo, { files: { 'README.md': 'someone else\n' }, message: 'other' })),
+        300
+      )
+    )
+    const { outputs } = await bump({
+      image: 'ghcr.io/octo/web',
+      digest: D1,
+      paths: 'apps/web/prod.yaml',
+      'commit-via': 'api'
+    })
+    const other = await racing
+    const log = await gh.log(repo, 'main')
+    expect(log[0]?.sha).toBe(outputs['commit-sha'])
+    expect(log[1]?.sha).toBe(other)
+    const commits = gh.calls.filter(c => c.route === 'POST /graphql')
+    expect(commits.length).toBeGreaterThanOrEqual(2)
+    expect(await gh.readFile(repo, 'main', 'README.md')).toBe('someone else\n')
+  })
+
+  it('works in an existing checkout that carries its own credentials, and leaves its config as it was', async () => {
+    const checkout = await fs.mkdtemp(path.join(os.tmpdir(), 'checkout-'))
+    const basic = Buffer.from(`x-access-token:${token}`).toString('base64')
+    // As actions/checkout leaves it: the token persisted as an extra header in the local config.
+    await run('git', [
+      'clone',
+      '--quiet',
+      '-c',
+      `http.${gh.serverUrl}/.extraheader=AUTHORIZATION: basic ${basic}`,
+      `${gh.serverUrl}/${repo}.git`,
+      checkout
+    ])
+    const config = await fs.readFile(path.join(checkout, '.git', 'config'), 'utf8')
+    const { outputs } = await bump({
+      image: 'ghcr.io/octo/web',
+      digest: D2,
+      paths: 'apps/web/prod.yaml',
+      path: checkout
+    })
+    expect(outputs.changed).toBe('true')
+    expect(await gh.ref(repo, 'main')).toBe(outputs['commit-sha'])
+    expect(await fs.readFile(path.join(checkout, '.git', 'config'), 'utf8')).toBe(config)
+    expect(await fs.readFile(path.join(checkout, 'apps/web/prod.yaml'), 'utf8')).toContain(
+      `ghcr.io/octo/web@${D2}`
+    )
+    await fs.rm(checkout, { recursive: true, force: true })
+  })
+
   it('edits nothing and commits nothing when a file that mentions the image does not parse', async () => {
     await gh.commit(repo, {
       files: { 'apps/web/broken.yaml': 'image: ghcr.io/octo/web:1.0.0\n  bad: [indent\n' }
