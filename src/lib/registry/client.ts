@@ -17,7 +17,13 @@ import {
   type HttpResponse,
   type HttpSend
 } from './http.js'
-import { isImageManifestMediaType, isIndexMediaType, MANIFEST_ACCEPT } from './media-types.js'
+import {
+  isImageManifestMediaType,
+  isIndexMediaType,
+  MANIFEST_ACCEPT,
+  OCI_INDEX,
+  OCI_MANIFEST
+} from './media-types.js'
 
 /** The parts of an image reference the client needs. */
 export type RegistryRef = Pick<ImageRef, 'registry' | 'repository' | 'tag' | 'digest'>
@@ -110,6 +116,16 @@ export interface RegistryClient {
   putBlob(ref: RegistryRef, bytes: Buffer): Promise<{ digest: string; size: number }>
   /** Put a manifest under the ref's tag (or its digest); returns the manifest digest. */
   putManifest(ref: RegistryRef, manifest: Buffer | ManifestJson, mediaType?: string): Promise<string>
+  /**
+   * Put an OCI 1.1 artifact manifest (one with a `subject`) by its digest; `subjectIndexed` is true when the registry
+   * answers `OCI-Subject`, i.e. it keeps the subject's referrers itself and no referrers tag is needed.
+   */
+  putReferrer(ref: RegistryRef, manifest: ManifestJson): Promise<{ digest: string; subjectIndexed: boolean }>
+  /**
+   * The OCI 1.1 referrers index of `ref.digest`, filtered by `artifactType` when given (the registry may ignore the
+   * filter); undefined when the registry has no referrers API (it answers 404).
+   */
+  getReferrers(ref: RegistryRef, artifactType?: string): Promise<ManifestJson | undefined>
 }
 
 /** A registry answered with an error or could not be reached; `status` is the HTTP status when there was one. */
@@ -351,6 +367,40 @@ class DistributionClient implements RegistryClient {
     const answer = await this.exchange(op)
     if (answer.status !== 201 && answer.status !== 200) throw this.fail(op, answer)
     return digest
+  }
+
+  async putReferrer(
+    ref: RegistryRef,
+    manifest: ManifestJson
+  ): Promise<{ digest: string; subjectIndexed: boolean }> {
+    const subject = manifest.subject?.digest
+    if (!subject) throw new ConfigurationError('putReferrer needs a manifest with a subject')
+    const bytes = Buffer.from(JSON.stringify(manifest))
+    const digest = computeDigest(bytes)
+    const type = manifest.mediaType ?? OCI_MANIFEST
+    const target = { ...ref, tag: undefined, digest }
+    const op = this.exchangeFor(target, 'put', 'PUT', `manifests/${digest}`, formatSubject(target), true)
+    op.headers = { 'content-type': type }
+    op.body = bytes
+    const answer = await this.exchange(op)
+    if (answer.status !== 201 && answer.status !== 200) throw this.fail(op, answer)
+    return { digest, subjectIndexed: header(answer, 'oci-subject') === subject }
+  }
+
+  async getReferrers(ref: RegistryRef, artifactType?: string): Promise<ManifestJson | undefined> {
+    const digest = parseDigest(ref.digest ?? '')
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''
+    const subject = `referrers of ${ref.repository}@${digest}`
+    const op = this.exchangeFor(ref, 'list', 'GET', `referrers/${digest}${query}`, subject)
+    op.headers = { accept: OCI_INDEX }
+    op.maxBytes = MAX_MANIFEST_BYTES
+    const answer = await this.exchange(op)
+    // A registry with the API never answers 404 for it (OCI distribution-spec 1.1): 404 means no API.
+    if ([404, 405, 501].includes(answer.status)) return undefined
+    if (answer.status !== 200) throw this.fail(op, answer)
+    const json = this.parseJson(op, answer.body) as ManifestJson
+    if (!Array.isArray(json.manifests)) throw this.error(op, `served the ${subject} without a manifests list`)
+    return json
   }
 
   private manifestExchange(ref: RegistryRef, verb: string, method: string): Exchange {

@@ -1,0 +1,151 @@
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { ConfigurationError } from '../../lib/errors.js'
+import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
+import { InputReader, type InputSource } from '../../lib/inputs.js'
+import { parseSeverity, SEVERITIES, type Severity } from '../../lib/scanner/finding.js'
+import { SCANNERS, type ScannerName } from '../../lib/scanner/releases.js'
+
+export const INPUTS = [
+  'image-ref',
+  'allow-mutable',
+  'report',
+  'scanner',
+  'scanner-version',
+  'scanner-url',
+  'registry-username',
+  'registry-password',
+  'severity',
+  'ignore-unfixed',
+  'policy',
+  'vex',
+  'baseline',
+  'fail',
+  'sarif',
+  'attach'
+] as const
+export type InputName = (typeof INPUTS)[number]
+
+export const OUTPUTS = [
+  'decision',
+  'blocking',
+  'counts',
+  'report',
+  'sarif',
+  'expired-ignores',
+  'verdict-ref'
+] as const
+export type OutputName = (typeof OUTPUTS)[number]
+
+export type Baseline =
+  { kind: 'report'; path: string; text: string } | { kind: 'image'; ref: ImageRef; text: string }
+
+export interface GateInputs {
+  /** The reference as written, and parsed; it has a digest unless `allowMutable`. */
+  image: string
+  imageRef: ImageRef
+  allowMutable: boolean
+  /** Absolute path of a report to judge instead of running a scanner. */
+  report?: string
+  scanner: ScannerName
+  scannerVersion?: string
+  scannerUrl?: string
+  credentials?: { username: string; password: string }
+  /** Undefined: the policy file's, else high. */
+  severity?: Severity
+  /** Undefined: the policy file's, else false. */
+  ignoreUnfixed?: boolean
+  policy?: string
+  vex: string[]
+  baseline?: Baseline
+  fail: boolean
+  sarif?: string
+  attach: boolean
+}
+
+/** Reads and validates every input once; `workspace` anchors relative paths, as the runner's cwd does. */
+export async function readInputs(source: InputSource, workspace: string): Promise<GateInputs> {
+  const read = new InputReader<InputName>(source)
+  const resolve = (file: string): string => path.resolve(workspace, file)
+
+  const image = read.required('image-ref')
+  const imageRef = parseImageRef(image)
+  const allowMutable = read.boolean('allow-mutable', false)
+  if (!imageRef.digest && !allowMutable) {
+    throw new ConfigurationError(
+      `input 'image-ref' must carry a digest (name@sha256:… or name:tag@sha256:…), got '${image}': a tag can move ` +
+        "between the scan and the deploy. Pass build-and-digest's image-ref output, or set allow-mutable: true to " +
+        'scan the digest the tag points at now'
+    )
+  }
+
+  const reportInput = read.optional('report')
+  const report = reportInput ? resolve(reportInput) : undefined
+  if (report && !(await isFile(report))) {
+    throw new ConfigurationError(`input 'report': '${reportInput}' is not a file (looked for ${report})`)
+  }
+
+  const scannerUrl = read.optional('scanner-url') || undefined
+  if (scannerUrl && !/^https?:\/\/[^/\s]+/.test(scannerUrl)) {
+    throw new ConfigurationError(
+      `input 'scanner-url' must be an http(s) URL of a mirror holding the release archives, got '${scannerUrl}'`
+    )
+  }
+
+  const severityText = read.optional('severity')
+  const severity = severityText ? parseSeverity(severityText) : undefined
+  if (severityText && (!severity || severityText.toLowerCase() === 'negligible')) {
+    throw new ConfigurationError(
+      `input 'severity' must be one of ${SEVERITIES.join(', ')}; got '${severityText}'`
+    )
+  }
+
+  const username = read.optional('registry-username')
+  const password = read.secret('registry-password')
+  if ((username === '') !== (password === '')) {
+    throw new ConfigurationError(
+      "inputs 'registry-username' and 'registry-password' go together: set both, or neither to use the Docker config"
+    )
+  }
+
+  const policyInput = read.optional('policy')
+  return {
+    image,
+    imageRef,
+    allowMutable,
+    report,
+    scanner: read.oneOf('scanner', SCANNERS, 'trivy'),
+    scannerVersion: read.optional('scanner-version') || undefined,
+    scannerUrl,
+    credentials: username ? { username, password } : undefined,
+    severity,
+    ignoreUnfixed: read.optional('ignore-unfixed') === '' ? undefined : read.boolean('ignore-unfixed', false),
+    policy: policyInput ? resolve(policyInput) : undefined,
+    vex: read.list('vex').map(resolve),
+    baseline: await readBaseline(read.optional('baseline'), resolve),
+    fail: read.boolean('fail', true),
+    sarif: read.optional('sarif') ? resolve(read.optional('sarif')) : undefined,
+    attach: read.boolean('attach', false)
+  }
+}
+
+/** A report file when one is there (or the name says it is a report), else an image reference. */
+async function readBaseline(text: string, resolve: (file: string) => string): Promise<Baseline | undefined> {
+  if (text === '') return undefined
+  const file = resolve(text)
+  if (await isFile(file)) return { kind: 'report', path: file, text }
+  if (/\.(json|sarif)$/i.test(text)) {
+    throw new ConfigurationError(`input 'baseline': the report '${text}' does not exist (looked for ${file})`)
+  }
+  try {
+    return { kind: 'image', ref: parseImageRef(text), text }
+  } catch (error) {
+    throw new ConfigurationError(
+      `input 'baseline': '${text}' is neither a report file in the workspace nor an image reference (${(error as Error).message})`
+    )
+  }
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await fs.stat(file).catch(() => undefined))?.isFile() ?? false
+}

@@ -1,0 +1,323 @@
+import * as core from '@actions/core'
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { errorMessage } from '../../lib/errors.js'
+import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
+import { formatImageRef, type ImageRef } from '../../lib/image-ref.js'
+import { runnerInputs, type InputSource } from '../../lib/inputs.js'
+import {
+  baselineKey,
+  evaluate,
+  policyDigest,
+  type Evaluation,
+  type Policy
+} from '../../lib/policy/evaluate.js'
+import { loadPolicy } from '../../lib/policy/load.js'
+import {
+  createRegistryClient,
+  platformManifests,
+  type RegistryClient,
+  type RegistryRef
+} from '../../lib/registry/index.js'
+import { readReport } from '../../lib/scanner/detect.js'
+import { sha256File } from '../../lib/scanner/file-digest.js'
+import { ReportError, type ScanReport } from '../../lib/scanner/finding.js'
+import { installScanner, type InstalledScanner, type InstallOptions } from '../../lib/scanner/install.js'
+import { scanImage } from '../../lib/scanner/run.js'
+import { toSarif } from '../../lib/scanner/sarif-output.js'
+import { attachVerdict, type AttachedVerdict, type Verdict } from '../../lib/verdict/index.js'
+import { readInputs, type GateInputs, type OutputName } from './inputs.js'
+import { writeNormalisedReport } from './normalised-report.js'
+import { summaryOf } from './summary.js'
+
+/** What the gate needs from a registry: resolving tags, reading manifests, and attaching a verdict. */
+export type GateRegistry = Pick<
+  RegistryClient,
+  'resolveDigest' | 'getManifest' | 'getBlob' | 'putBlob' | 'putManifest' | 'putReferrer' | 'getReferrers'
+>
+
+export interface Collaborators {
+  inputs: InputSource
+  env: NodeJS.ProcessEnv
+  runner: CommandRunner
+  /** A client for the image's registry, with the action's credentials when it has them. */
+  registry(credentials: GateInputs['credentials']): GateRegistry
+  install(options: InstallOptions): Promise<InstalledScanner>
+  setOutput(name: OutputName, value: string): void
+  writeSummary(markdown: string): Promise<void>
+  now(): number
+}
+
+export function defaultCollaborators(): Collaborators {
+  return {
+    inputs: runnerInputs,
+    env: process.env,
+    runner: createCommandRunner(),
+    registry: credentials =>
+      createRegistryClient({
+        credentials,
+        userAgent: 'digest-delivery/scan-gate',
+        debug: line => core.debug(line)
+      }),
+    install: options => installScanner({ ...options, log: line => core.info(line) }),
+    setOutput: (name, value) => core.setOutput(name, value),
+    writeSummary: async markdown => {
+      await core.summary.addRaw(markdown).write()
+    },
+    now: () => Date.now()
+  }
+}
+
+/** The gate decided `fail` (with `fail: true`): outputs and evidence are already written. */
+export class GateFailure extends Error {
+  override name = 'GateFailure'
+}
+
+/** The action's entry: every failure, of any kind, ends in one `setFailed`. */
+export async function run(deps: Collaborators = defaultCollaborators()): Promise<void> {
+  try {
+    await scanGate(deps)
+  } catch (error) {
+    core.setFailed(errorMessage(error))
+  }
+}
+
+/** Scans exactly the image digest (or reads a report of it), decides by policy, and leaves the evidence. */
+export async function scanGate(deps: Collaborators): Promise<Evaluation> {
+  const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
+  const inputs = await readInputs(deps.inputs, workspace)
+  const registry = deps.registry(inputs.credentials)
+  const now = deps.now()
+
+  const digest = inputs.imageRef.digest ?? (await registry.resolveDigest(inputs.imageRef))
+  if (!inputs.imageRef.digest) {
+    core.warning(
+      `${inputs.image} carries no digest (allow-mutable: true): gating ${digest}, what the tag points at now`
+    )
+  }
+  const subject = { registry: inputs.imageRef.registry, repository: inputs.imageRef.repository, digest }
+  const imageName = formatImageRef({ registry: subject.registry, repository: subject.repository })
+  const pinned = `${imageName}@${digest}`
+
+  const loaded = await loadPolicy({ workspace, policyFile: inputs.policy, vexFiles: inputs.vex })
+  const policy: Policy = {
+    severity: inputs.severity ?? loaded.file?.severity ?? 'high',
+    ignoreUnfixed: inputs.ignoreUnfixed ?? loaded.file?.ignoreUnfixed ?? false,
+    max: loaded.file?.max ?? {},
+    failOnExpiredIgnore: loaded.file?.failOnExpiredIgnore ?? false,
+    ignores: loaded.ignores,
+    vex: loaded.vex
+  }
+  for (const [name, input, file] of [
+    ['severity', inputs.severity, loaded.file?.severity],
+    ['ignore-unfixed', inputs.ignoreUnfixed, loaded.file?.ignoreUnfixed]
+  ] as const) {
+    if (input !== undefined && file !== undefined && input !== file) {
+      core.notice(`input '${name}: ${input}' overrides the policy file's ${name}: ${file}`)
+    }
+  }
+
+  const workDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'scan-gate-'))
+  let installed: InstalledScanner | undefined
+  const scanner = async (): Promise<InstalledScanner> =>
+    (installed ??= await deps.install({
+      scanner: inputs.scanner,
+      version: inputs.scannerVersion,
+      mirror: inputs.scannerUrl
+    }))
+
+  let report: ScanReport
+  let reportFile: string
+  let source: string
+  if (inputs.report) {
+    reportFile = inputs.report
+    source = `file ${path.relative(workspace, inputs.report) || inputs.report}`
+    report = await readReport(inputs.report, `input 'report' (${source})`)
+  } else {
+    const tool = await scanner()
+    const scanDir = await fs.mkdtemp(path.join(workDir, 'scan-'))
+    const scanned = await scanImage(
+      deps.runner,
+      {
+        scanner: tool.name,
+        binary: tool.binary,
+        image: pinned,
+        registry: subject.registry,
+        credentials: inputs.credentials,
+        workDir: scanDir
+      },
+      line => core.warning(line)
+    )
+    report = scanned.report
+    reportFile = scanned.reportPath
+    report.scanner.version ??= tool.version
+    source = `${tool.name} ${tool.version} run by this action${tool.fromCache ? ' (from the tool cache)' : ''}`
+  }
+  const subjectCheck = await checkReportSubject(report, digest, registry, subject)
+
+  let baselineKeys: Set<string> | undefined
+  let baselineText: string | undefined
+  if (inputs.baseline) {
+    const baseline = inputs.baseline
+    let baselineReport: ScanReport
+    if (baseline.kind === 'report') {
+      baselineText = `report ${baseline.text}`
+      baselineReport = await readReport(baseline.path, `input 'baseline' (${baseline.text})`)
+    } else {
+      const baselineDigest = baseline.ref.digest ?? (await registry.resolveDigest(baseline.ref))
+      const baselineImage = `${formatImageRef({ registry: baseline.ref.registry, repository: baseline.ref.repository })}@${baselineDigest}`
+      baselineText = `image ${baselineImage}`
+      const tool = await scanner()
+      const scanDir = await fs.mkdtemp(path.join(workDir, 'baseline-'))
+      baselineReport = (
+        await scanImage(
+          deps.runner,
+          {
+            scanner: tool.name,
+            binary: tool.binary,
+            image: baselineImage,
+            registry: baseline.ref.registry,
+            credentials: inputs.credentials,
+            workDir: scanDir
+          },
+          line => core.warning(line)
+        )
+      ).report
+    }
+    baselineKeys = new Set(
+      [...baselineReport.findings, ...baselineReport.suppressed.map(s => s.finding)].map(baselineKey)
+    )
+  }
+
+  const evaluation = evaluate(report, policy, { now, subject, baseline: baselineKeys })
+  const digestOfPolicy = policyDigest(policy)
+
+  const normalised = path.join(workDir, 'scan-gate-report.json')
+  await writeNormalisedReport(normalised, {
+    image: pinned,
+    report,
+    evaluation,
+    policy,
+    policyDigest: digestOfPolicy
+  })
+
+  if (inputs.sarif) {
+    const sarif = toSarif(
+      evaluation.judgements.map(({ finding, disposition, reason }) => ({
+        finding,
+        blocking: disposition === 'blocking',
+        suppression: disposition === 'suppressed' || disposition === 'baseline' ? reason : undefined
+      })),
+      { image: pinned, imageName, digest, scanner: report.scanner }
+    )
+    await fs.mkdir(path.dirname(inputs.sarif), { recursive: true })
+    await fs.writeFile(inputs.sarif, JSON.stringify(sarif))
+  }
+
+  let attached: AttachedVerdict | undefined
+  if (inputs.attach) {
+    const verdict: Verdict = {
+      schemaVersion: 1,
+      decision: evaluation.decision,
+      subject: { name: imageName, digest },
+      blocking: evaluation.blocking,
+      counts: evaluation.counts,
+      policy: {
+        digest: digestOfPolicy,
+        severity: policy.severity,
+        ignoreUnfixed: policy.ignoreUnfixed,
+        failOnExpiredIgnore: policy.failOnExpiredIgnore,
+        max: policy.max,
+        ...(baselineText ? { baseline: baselineText } : {})
+      },
+      scanner: {
+        name: report.scanner.name,
+        version: report.scanner.version,
+        reportFormat: report.format,
+        reportDigest: `sha256:${await sha256File(reportFile)}`
+      },
+      expiredIgnores: evaluation.expiredIgnores.length,
+      time: new Date(now).toISOString()
+    }
+    attached = await attachVerdict(registry, subject, verdict)
+    core.info(
+      `Verdict attached to ${pinned} as ${attached.ref} (${attached.via}${attached.tag ? ` ${attached.tag}` : ''})`
+    )
+  }
+
+  deps.setOutput('decision', evaluation.decision)
+  deps.setOutput('blocking', String(evaluation.blocking))
+  deps.setOutput('counts', JSON.stringify(evaluation.counts))
+  deps.setOutput('report', normalised)
+  deps.setOutput('sarif', inputs.sarif ?? '')
+  deps.setOutput('expired-ignores', JSON.stringify(evaluation.expiredIgnores))
+  deps.setOutput('verdict-ref', attached?.ref ?? '')
+  await deps.writeSummary(
+    summaryOf({
+      image: imageName,
+      digest,
+      report,
+      evaluation,
+      policy,
+      policyDigest: digestOfPolicy,
+      policySources: loaded.read,
+      source,
+      fail: inputs.fail,
+      verdictRef: attached?.ref,
+      baseline: baselineText,
+      subjectCheck
+    })
+  )
+
+  for (const expired of evaluation.expiredIgnores) {
+    core.warning(
+      `ignore entry ${expired.id}${expired.package ? ` (${expired.package})` : ''} at ${expired.source} expired on ${expired.expires}: it no longer applies`
+    )
+  }
+  const headline = `${pinned}: ${evaluation.decision}${evaluation.reasons.length ? ` (${evaluation.reasons.join('; ')})` : ''}`
+  if (evaluation.decision === 'pass') {
+    core.info(`scan-gate: ${headline}`)
+  } else if (inputs.fail) {
+    throw new GateFailure(`scan-gate blocked ${headline}: see the job summary for the findings`)
+  } else {
+    core.warning(`scan-gate would block ${headline}; not failing the job because fail: false`)
+  }
+  return evaluation
+}
+
+/**
+ * A report that records image digests must record this one (or, for an index, one of its platform images):
+ * a report of another image is an error, not a pass. Returns how the subject was checked, for the summary.
+ */
+async function checkReportSubject(
+  report: ScanReport,
+  digest: string,
+  registry: Pick<GateRegistry, 'getManifest'>,
+  ref: RegistryRef & Pick<ImageRef, 'registry' | 'repository'>
+): Promise<string> {
+  const recorded = report.artifact.digests
+  if (recorded.length === 0) {
+    core.notice(
+      'the report records no image digest, so it cannot be checked against the image: it is trusted as given'
+    )
+    return 'not recorded in the report (trusted as given)'
+  }
+  if (recorded.includes(digest)) return `matches ${digest}`
+  let platforms: string[]
+  try {
+    platforms = platformManifests(await registry.getManifest({ ...ref, tag: undefined, digest })).map(
+      p => p.digest
+    )
+  } catch (error) {
+    throw new ReportError(
+      `the report is for another image: it records ${recorded.join(', ')}, not ${digest} ` +
+        `(and whether those are platform images of it could not be checked: ${errorMessage(error)})`
+    )
+  }
+  const platform = recorded.find(entry => platforms.includes(entry))
+  if (platform) return `records ${platform}, a platform image of ${digest}`
+  throw new ReportError(
+    `the report is for another image: it records ${recorded.join(', ')}, not ${digest}${platforms.length ? ' nor one of its platform images' : ''}`
+  )
+}

@@ -1,0 +1,157 @@
+import type { Evaluation, Judgement, Policy } from '../../lib/policy/evaluate.js'
+import { advisoryUrl, SEVERITIES, type Finding, type ScanReport } from '../../lib/scanner/finding.js'
+import { cell, code, keyValueTable, table } from '../../lib/summary.js'
+
+/** Rows per findings table: the summary must stay far below the runner's 1 MiB limit. */
+export const SUMMARY_ROWS = 50
+
+export interface SummaryFacts {
+  image: string
+  digest: string
+  report: ScanReport
+  evaluation: Evaluation
+  policy: Policy
+  policyDigest: string
+  policySources: string[]
+  source: string
+  fail: boolean
+  verdictRef?: string
+  baseline?: string
+  subjectCheck: string
+}
+
+/** The job summary: decision banner, counts, the blocking findings, what was suppressed and why, expired ignores. */
+export function summaryOf(facts: SummaryFacts): string {
+  const { evaluation, policy } = facts
+  const pass = evaluation.decision === 'pass'
+  const image = `${facts.image}@${facts.digest}`
+  const banner = pass
+    ? `## ✅ scan-gate: pass\n\nNothing blocks ${code(image)} at threshold **${policy.severity}**.\n\n`
+    : `## ❌ scan-gate: fail${facts.fail ? '' : ' (not failing the job: `fail: false`)'}\n\n` +
+      `${code(image)} is blocked: ${evaluation.reasons.map(cell).join('; ')}.\n\n`
+
+  const counts = table(
+    ['Severity', 'Total', 'Fixable', 'Blocking', 'Suppressed'],
+    SEVERITIES.map(severity => {
+      const count = evaluation.counts[severity]
+      return [
+        severity,
+        String(count.total),
+        String(count.fixable),
+        String(count.blocking),
+        String(count.suppressed)
+      ]
+    })
+  )
+
+  const by = (disposition: Judgement['disposition']) =>
+    evaluation.judgements.filter(j => j.disposition === disposition)
+  // Worst first: the rows a reader acts on.
+  const rank = (j: Judgement): number => SEVERITIES.indexOf(j.finding.severity)
+  const blocking = by('blocking').sort((a, b) => rank(a) - rank(b))
+  const suppressed = by('suppressed')
+  const baseline = by('baseline')
+  const allowed = by('allowed')
+
+  let body = `${banner}${counts}\n`
+  if (blocking.length) {
+    body +=
+      `### Blocking findings (${blocking.length})\n\n` +
+      limited(blocking, ['Vulnerability', 'Package', 'Installed → fixed', 'Severity'], ({ finding }) => [
+        advisory(finding),
+        cell(finding.package),
+        versions(finding),
+        finding.severity
+      ])
+  }
+  if (suppressed.length) {
+    body +=
+      `### Suppressed (${suppressed.length})\n\n` +
+      limited(suppressed, ['Vulnerability', 'Package', 'Severity', 'Why'], ({ finding, reason }) => [
+        advisory(finding),
+        cell(finding.package),
+        finding.severity,
+        cell(reason ?? '')
+      ])
+  }
+  if (evaluation.expiredIgnores.length) {
+    body +=
+      `### Expired ignores (${evaluation.expiredIgnores.length})\n\n` +
+      'These entries no longer apply; the findings they named count again.\n\n' +
+      table(
+        ['Vulnerability', 'Package', 'Expired', 'Reason', 'Where', 'Matches now'],
+        evaluation.expiredIgnores
+          .slice(0, SUMMARY_ROWS)
+          .map(e => [
+            cell(e.id),
+            cell(e.package ?? 'any'),
+            e.expires,
+            cell(e.reason),
+            code(e.source),
+            String(e.matches)
+          ])
+      ) +
+      '\n'
+  }
+  if (evaluation.unusedIgnores.length) {
+    body +=
+      `### Ignore entries that matched nothing (${evaluation.unusedIgnores.length})\n\n` +
+      evaluation.unusedIgnores
+        .slice(0, SUMMARY_ROWS)
+        .map(
+          rule =>
+            `- ${code(rule.id)}${rule.package ? ` in ${code(rule.package)}` : ''} (${code(rule.source)})`
+        )
+        .join('\n') +
+      '\n\n'
+  }
+  if (baseline.length || allowed.length) {
+    body +=
+      `${baseline.length} finding${baseline.length === 1 ? ' is' : 's are'} also in the baseline and cannot block; ` +
+      `${allowed.length} ${allowed.length === 1 ? 'is' : 'are'} allowed (below the threshold or within max).\n\n`
+  }
+
+  const max = SEVERITIES.filter(s => policy.max[s] !== undefined)
+    .map(s => `${s} ≤ ${policy.max[s]}`)
+    .join(', ')
+  body +=
+    '### How this was decided\n\n' +
+    keyValueTable([
+      ['Image', code(facts.image)],
+      ['Digest', code(facts.digest)],
+      ['Report', facts.source],
+      [
+        'Report format',
+        `${facts.report.format} (${facts.report.scanner.name}${facts.report.scanner.version ? ` ${facts.report.scanner.version}` : ''})`
+      ],
+      ['Report subject', facts.subjectCheck],
+      ['Threshold', `${policy.severity} and above block`],
+      ['ignore-unfixed', String(policy.ignoreUnfixed)],
+      ['max', max || undefined],
+      ['fail-on-expired-ignore', String(policy.failOnExpiredIgnore)],
+      ['Baseline', facts.baseline && cell(facts.baseline)],
+      ['Policy read from', facts.policySources.map(cell).join('<br>') || 'inputs only'],
+      ['Policy digest', code(facts.policyDigest)],
+      ['Verdict', facts.verdictRef && code(facts.verdictRef)]
+    ])
+  return body
+}
+
+function limited(rows: Judgement[], header: string[], render: (row: Judgement) => string[]): string {
+  const shown = rows.slice(0, SUMMARY_ROWS)
+  const more = rows.length - shown.length
+  return (
+    table(header, shown.map(render)) +
+    (more > 0 ? `\n…and ${more} more: see the \`report\` output.\n` : '') +
+    '\n'
+  )
+}
+
+function advisory(finding: Finding): string {
+  const url = advisoryUrl(finding)
+  return url ? `[${cell(finding.id)}](${url.replace(/[()\s]/g, encodeURIComponent)})` : cell(finding.id)
+}
+
+function versions(finding: Finding): string {
+  return `${cell(finding.installedVersion || '?')} → ${finding.fixedVersion ? cell(finding.fixedVersion) : 'no fix'}`
+}

@@ -1,0 +1,153 @@
+import { describe, expectKind, Fields, type ReportCollector } from './collector.js'
+import { digestOf, parseSeverity, ReportError, type Finding, type ScannerSuppression } from './finding.js'
+import { formatPath } from './json-stream.js'
+
+/** Grype's `fix.state` words; only `fixed` means a fix exists. */
+export const GRYPE_FIX_STATES = ['fixed', 'not-fixed', 'wont-fix', 'unknown'] as const
+
+const TOP_LEVEL = new Set(['matches', 'ignoredMatches', 'source', 'distro', 'descriptor', 'alertsByPackage'])
+const STREAMED = new Set(['matches', 'ignoredMatches'])
+
+/** Grype JSON: `grype <image> -o json`. */
+export function createGrypeCollector(): ReportCollector {
+  const top: Record<string, unknown> = {}
+  const findings: Finding[] = []
+  const suppressed: ScannerSuppression[] = []
+
+  return {
+    name: 'Grype JSON',
+    ownsKey: key => TOP_LEVEL.has(key),
+    ownsRoot: () => false,
+
+    select(path) {
+      const [key] = path
+      if (typeof key === 'string' && STREAMED.has(key))
+        return path.length === 1 ? 'descend' : path.length === 2 ? 'value' : 'skip'
+      return path.length === 1 ? 'value' : 'skip'
+    },
+
+    enter(path, kind) {
+      if (path.length === 1) expectKind(path, kind, 'array')
+    },
+
+    value(path, value) {
+      const [key] = path
+      if (typeof key !== 'string') return
+      if (path.length === 1) {
+        if (STREAMED.has(key) && value !== null) {
+          throw new ReportError(`${key} is ${describe(value)}; expected an array`)
+        }
+        top[key] = value
+      } else if (key === 'matches') {
+        findings.push(grypeFinding(value, formatPath(path)))
+      } else if (key === 'ignoredMatches') {
+        const where = formatPath(path)
+        const finding = grypeFinding(value, where)
+        const rules = Fields.of(value, where).array('appliedIgnoreRules')
+        suppressed.push({
+          finding,
+          reason: `ignored by Grype${rules.length ? `: ${describeRules(rules)}` : ''}`
+        })
+      }
+    },
+
+    recognises: root =>
+      root.kind === 'object' &&
+      root.keys.includes('matches') &&
+      (root.keys.includes('descriptor') || root.keys.includes('source')),
+
+    finish() {
+      const digests = new Set<string>()
+      let name: string | undefined
+      const source =
+        top.source === undefined || top.source === null ? undefined : Fields.of(top.source, 'source')
+      const target = source?.raw.target
+      if (source && typeof target === 'object' && target !== null && !Array.isArray(target)) {
+        const fields = Fields.of(target, 'source.target')
+        const manifest = digestOf(fields.optionalString('manifestDigest'))
+        if (manifest) digests.add(manifest)
+        for (const reference of fields.strings('repoDigests')) {
+          const digest = digestOf(reference)
+          if (digest) digests.add(digest)
+        }
+        const input = fields.optionalString('userInput')
+        const fromInput = digestOf(input)
+        if (fromInput) digests.add(fromInput)
+        name = input || undefined
+      }
+      const descriptor =
+        top.descriptor === undefined || top.descriptor === null
+          ? undefined
+          : Fields.of(top.descriptor, 'descriptor')
+      return {
+        format: 'grype',
+        scanner: {
+          name: descriptor?.optionalString('name') || 'grype',
+          version: descriptor?.optionalString('version') || undefined
+        },
+        artifact: { name, digests: [...digests] },
+        findings,
+        suppressed
+      }
+    }
+  }
+}
+
+/** One entry of `matches`. */
+export function grypeFinding(value: unknown, where: string): Finding {
+  const match = Fields.of(value, where, 'a match object')
+  const vulnerability = match.object('vulnerability')
+  const artifact = match.object('artifact')
+  if (!vulnerability) throw new ReportError(`${where}.vulnerability is missing`)
+  if (!artifact) throw new ReportError(`${where}.artifact is missing`)
+  const id = vulnerability.string('id')
+  const severity = parseSeverity(vulnerability.raw.severity)
+  if (!severity) {
+    throw new ReportError(
+      `${where} (${id}) has severity ${describe(vulnerability.raw.severity)}; expected Critical, High, Medium, Low, Negligible or Unknown`
+    )
+  }
+  const fix = vulnerability.object('fix')
+  const state = fix?.optionalString('state') || 'unknown'
+  if (!(GRYPE_FIX_STATES as readonly string[]).includes(state)) {
+    // An unknown state could be read as fixed or not: refuse rather than guess.
+    throw new ReportError(
+      `${where} (${id}) has fix.state '${state}', which is not one of ${GRYPE_FIX_STATES.join(', ')}`
+    )
+  }
+  const aliases = match.array('relatedVulnerabilities').flatMap((related, index) => {
+    const alias = Fields.of(related, `${where}.relatedVulnerabilities[${index}]`).optionalString('id')
+    return alias && alias !== id ? [alias] : []
+  })
+  const locations = artifact.array('locations')
+  const firstLocation = locations.length
+    ? Fields.of(locations[0], `${where}.artifact.locations[0]`)
+    : undefined
+  const urls = vulnerability.strings('urls')
+  const dataSource = vulnerability.optionalString('dataSource')
+  return {
+    id,
+    aliases: [...new Set(aliases)],
+    package: artifact.string('name'),
+    installedVersion: artifact.optionalString('version'),
+    fixedVersion: (fix?.strings('versions') ?? []).join(', '),
+    fixable: state === 'fixed',
+    status: state,
+    severity,
+    path: firstLocation?.optionalString('path') || undefined,
+    purl: artifact.optionalString('purl') || undefined,
+    url: dataSource || urls[0],
+    title: undefined
+  }
+}
+
+function describeRules(rules: unknown[]): string {
+  return rules
+    .map(rule => {
+      const fields = Fields.of(rule, 'appliedIgnoreRules[]')
+      const reason = fields.optionalString('reason')
+      const id = fields.optionalString('vulnerability')
+      return [id, reason].filter(Boolean).join(' ') || 'a rule of the Grype configuration'
+    })
+    .join('; ')
+}

@@ -1,0 +1,18 @@
+export { parseReport, readReport, ReportReader } from './detect.js'
+export {
+  advisoryUrl,
+  atLeast,
+  parseSeverity,
+  ReportError,
+  SEVERITIES,
+  type Finding,
+  type ReportFormat,
+  type ScannerSuppression,
+  type ScanReport,
+  type Severity
+} from './finding.js'
+export { sha256File } from './file-digest.js'
+export { installScanner, resolveRelease, type InstalledScanner, type InstallOptions } from './install.js'
+export { PINNED_RELEASES, SCANNERS, SINGLE_SOURCE_CHECKSUMS, type ScannerName } from './releases.js'
+export { commandFor, scanImage, type ScanRequest, type ScanResult } from './run.js'
+export { toSarif, type SarifFinding, type SarifOptions } from './sarif-output.js'

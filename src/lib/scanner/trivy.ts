@@ -1,0 +1,220 @@
+import { describe, expectKind, Fields, isRecord, type ReportCollector, type ReportRoot } from './collector.js'
+import { digestOf, parseSeverity, ReportError, type Finding, type ScannerSuppression } from './finding.js'
+import { formatPath, type PathKey, type Selection } from './json-stream.js'
+
+/** Trivy's `Status` words (pkg/types/vulnerability.go); `fixed` means a fix exists. */
+export const TRIVY_STATUSES = [
+  'unknown',
+  'not_affected',
+  'affected',
+  'fixed',
+  'under_investigation',
+  'will_not_fix',
+  'fix_deferred',
+  'end_of_life'
+] as const
+
+const TOP_LEVEL = new Set([
+  'SchemaVersion',
+  'CreatedAt',
+  'ReportID',
+  'Trivy',
+  'ArtifactID',
+  'ArtifactName',
+  'ArtifactType',
+  'Metadata',
+  'Results'
+])
+const RESULT_VALUES = new Set(['Target', 'Class', 'Type'])
+
+/**
+ * Trivy JSON: `trivy image --format json` (SchemaVersion 2), and the legacy top-level array of results written by
+ * Trivy before 0.20 (where an image without findings was the JSON `null`).
+ */
+export function createTrivyCollector(): ReportCollector {
+  const top: Record<string, unknown> = {}
+  const findings: Finding[] = []
+  const suppressed: ScannerSuppression[] = []
+  /** Result index of each finding; targets can come after the findings, so they are filled in at the end. */
+  const resultOf: number[] = []
+  const suppressedOf: number[] = []
+  const targets = new Map<number, string>()
+
+  /** The path below one result: [] for the result itself, ['Vulnerabilities', 3], … */
+  function resultSelect(rest: readonly PathKey[]): Selection {
+    if (rest.length === 0) return 'descend'
+    const [field] = rest
+    if (field === 'Vulnerabilities' || field === 'ModifiedFindings')
+      return rest.length <= 2 ? (rest.length === 1 ? 'descend' : 'value') : 'skip'
+    if (rest.length === 1 && typeof field === 'string' && RESULT_VALUES.has(field)) return 'value'
+    // Packages, Misconfigurations, Secrets, Licenses, CustomResources: not vulnerabilities.
+    return 'skip'
+  }
+
+  /** Splits a path into the result index and the path below it; undefined above the results. */
+  function split(path: readonly PathKey[]): { index: number; rest: readonly PathKey[] } | undefined {
+    if (typeof path[0] === 'number') return { index: path[0], rest: path.slice(1) }
+    if (path[0] === 'Results' && typeof path[1] === 'number') return { index: path[1], rest: path.slice(2) }
+    return undefined
+  }
+
+  function resultValue(
+    index: number,
+    rest: readonly PathKey[],
+    path: readonly PathKey[],
+    value: unknown
+  ): void {
+    const [field, position] = rest
+    if (rest.length === 0) {
+      // The result itself arrived as a scalar (objects are walked into).
+      throw new ReportError(`${formatPath(path)} is ${describe(value)}; expected a result object`)
+    }
+    if (field === 'Target') {
+      if (typeof value !== 'string')
+        throw new ReportError(`${formatPath(path)} is ${describe(value)}; expected a string`)
+      targets.set(index, value)
+    } else if (field === 'Vulnerabilities' || field === 'ModifiedFindings') {
+      if (position === undefined) {
+        // The array itself as a scalar: null means none.
+        if (value !== null)
+          throw new ReportError(`${formatPath(path)} is ${describe(value)}; expected an array`)
+      } else if (field === 'Vulnerabilities') {
+        findings.push(trivyFinding(value, formatPath(path)))
+        resultOf.push(index)
+      } else {
+        const modified = modifiedFinding(value, formatPath(path))
+        if (modified) {
+          suppressed.push(modified)
+          suppressedOf.push(index)
+        }
+      }
+    }
+  }
+
+  return {
+    name: 'Trivy JSON',
+    ownsKey: key => TOP_LEVEL.has(key),
+    ownsRoot: isLegacyRoot,
+
+    select(path) {
+      const result = split(path)
+      if (result) return resultSelect(result.rest)
+      if (path.length === 1) return path[0] === 'Results' ? 'descend' : 'value'
+      return 'skip'
+    },
+
+    enter(path, kind) {
+      const result = split(path)
+      if (path.length === 1 && path[0] === 'Results') expectKind(path, kind, 'array')
+      else if (result?.rest.length === 0) expectKind(path, kind, 'object')
+      else if (result?.rest.length === 1) expectKind(path, kind, 'array')
+    },
+
+    value(path, value) {
+      const result = split(path)
+      if (result) {
+        resultValue(result.index, result.rest, path, value)
+      } else if (path.length === 1 && typeof path[0] === 'string') {
+        if (path[0] === 'Results' && value !== null) {
+          throw new ReportError(`Results is ${describe(value)}; expected an array`)
+        }
+        top[path[0]] = value
+      }
+    },
+
+    recognises: root => (root.kind === 'object' ? root.keys.includes('SchemaVersion') : isLegacyRoot(root)),
+
+    finish(root: ReportRoot) {
+      const legacy = root.kind !== 'object'
+      if (!legacy && top.SchemaVersion !== 2) {
+        throw new ReportError(
+          `Trivy SchemaVersion ${describe(top.SchemaVersion)} is not supported: only SchemaVersion 2 (Trivy 0.20 and later) and the legacy array`
+        )
+      }
+      if (!legacy && (typeof top.ArtifactName !== 'string' || top.ArtifactName === '')) {
+        // Trivy always names what it scanned; a report without it was not written by Trivy as it is.
+        throw new ReportError(
+          `ArtifactName is ${describe(top.ArtifactName)}; a Trivy report names what it scanned`
+        )
+      }
+      findings.forEach((finding, i) => (finding.target = targets.get(resultOf[i] as number)))
+      suppressed.forEach((entry, i) => (entry.finding.target = targets.get(suppressedOf[i] as number)))
+      const digests = new Set<string>()
+      let version: string | undefined
+      if (!legacy) {
+        const artifact = digestOf(top.ArtifactName)
+        if (artifact) digests.add(artifact)
+        if (top.Metadata !== undefined && top.Metadata !== null) {
+          const metadata = Fields.of(top.Metadata, 'Metadata')
+          for (const reference of metadata.strings('RepoDigests')) {
+            const digest = digestOf(reference)
+            if (digest) digests.add(digest)
+          }
+        }
+        if (isRecord(top.Trivy) && typeof top.Trivy.Version === 'string') version = top.Trivy.Version
+      }
+      return {
+        format: legacy ? 'trivy-legacy' : 'trivy',
+        scanner: { name: 'trivy', version },
+        artifact: {
+          name: typeof top.ArtifactName === 'string' ? top.ArtifactName : undefined,
+          digests: [...digests]
+        },
+        findings,
+        suppressed
+      }
+    }
+  }
+}
+
+/** The legacy form: an array of results, or `null` for an image without any. */
+function isLegacyRoot(root: Pick<ReportRoot, 'kind' | 'scalar'>): boolean {
+  return root.kind === 'array' || (root.kind === 'scalar' && root.scalar === null)
+}
+
+/** One entry of a result's `Vulnerabilities`. */
+export function trivyFinding(value: unknown, where: string): Finding {
+  const v = Fields.of(value, where, 'a vulnerability object')
+  const id = v.string('VulnerabilityID')
+  const severity = parseSeverity(v.raw.Severity)
+  if (!severity) {
+    throw new ReportError(
+      `${where} (${id}) has Severity ${describe(v.raw.Severity)}; expected CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN`
+    )
+  }
+  const status = v.optionalString('Status')
+  if (status !== '' && !(TRIVY_STATUSES as readonly string[]).includes(status)) {
+    // An unknown status could be read as "fixed" or not: refuse rather than guess.
+    throw new ReportError(
+      `${where} (${id}) has Status '${status}', which is not one of ${TRIVY_STATUSES.join(', ')}`
+    )
+  }
+  const fixedVersion = v.optionalString('FixedVersion')
+  const identifier = v.object('PkgIdentifier')
+  return {
+    id,
+    aliases: v.strings('VendorIDs'),
+    package: v.string('PkgName'),
+    installedVersion: v.optionalString('InstalledVersion'),
+    fixedVersion,
+    fixable: fixedVersion !== '' || status === 'fixed',
+    status: status || undefined,
+    severity,
+    path: v.optionalString('PkgPath') || undefined,
+    purl: identifier?.optionalString('PURL') || undefined,
+    url: v.optionalString('PrimaryURL') || undefined,
+    title: v.optionalString('Title') || undefined
+  }
+}
+
+/** One entry of `ModifiedFindings` (`--show-suppressed`): a vulnerability Trivy itself suppressed. */
+function modifiedFinding(value: unknown, where: string): ScannerSuppression | undefined {
+  const entry = Fields.of(value, where, 'a modified-finding object')
+  if (entry.optionalString('Type') !== 'vulnerability') return undefined
+  const finding = trivyFinding(entry.raw.Finding, `${where}.Finding`)
+  const status = entry.optionalString('Status') || 'suppressed'
+  const statement = entry.optionalString('Statement')
+  const source = entry.optionalString('Source')
+  const reason = [`${status} by Trivy`, statement, source && `(${source})`].filter(Boolean).join(': ')
+  return { finding, reason }
+}

@@ -1,0 +1,327 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { scanGate, type Collaborators } from '../../src/actions/scan-gate/main.js'
+import type { OutputName } from '../../src/actions/scan-gate/inputs.js'
+import { ExternalError } from '../../src/lib/errors.js'
+import { createCommandRunner } from '../../src/lib/exec.js'
+import { mapInputs } from '../../src/lib/inputs.js'
+import { createRegistryClient, OCI_INDEX } from '../../src/lib/registry/index.js'
+import { installScanner, ReportError } from '../../src/lib/scanner/index.js'
+import { findVerdict, referrersTag, VERDICT_ARTIFACT_TYPE } from '../../src/lib/verdict/index.js'
+import {
+  pushTestImage,
+  request,
+  startRegistry,
+  type PushedImage,
+  type TestRegistry
+} from '../support/registry.js'
+import {
+  fixture,
+  standinArchive,
+  startArchiveServer,
+  type ArchiveServer
+} from '../support/scanner/standin.js'
+
+const PASSWORD = 'gate-Registry-Pass-5521'
+const TRIVY_FILE = 'trivy_0.69.2_Linux-64bit.tar.gz'
+const NOW = Date.parse('2026-03-15T12:00:00Z')
+
+let registry: TestRegistry
+let server: ArchiveServer
+let trivySum: string
+let image: PushedImage
+let multi: PushedImage
+let dir: string
+let workspace: string
+const savedEnv = { ...process.env }
+
+beforeAll(async () => {
+  ;[registry, server] = await Promise.all([
+    startRegistry({ auth: { username: 'bot', password: PASSWORD } }),
+    startArchiveServer()
+  ])
+  const archive = await standinArchive('trivy', TRIVY_FILE)
+  server.serve(`/${TRIVY_FILE}`, archive.bytes)
+  trivySum = archive.sha256
+  image = await pushTestImage(registry, 'octo/app', 'v1', { content: 'gate me\n' })
+  multi = await pushTestImage(registry, 'octo/multi', 'v1', { platforms: ['linux/amd64', 'linux/arm64'] })
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all([registry?.stop(), server?.stop()])
+})
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'scan-gate-it-'))
+  workspace = join(dir, 'ws')
+  await import('node:fs/promises').then(fs => fs.mkdir(workspace))
+  process.env.RUNNER_TOOL_CACHE = join(dir, 'tool-cache')
+  process.env.RUNNER_TEMP = join(dir, 'temp')
+  await import('node:fs/promises').then(fs => fs.mkdir(join(dir, 'temp')))
+})
+
+afterEach(async () => {
+  process.env = { ...savedEnv }
+  await rm(dir, { recursive: true, force: true })
+})
+
+interface Run {
+  outputs: Partial<Record<OutputName, string>>
+  summary: string
+  error?: unknown
+}
+
+async function gate(values: Record<string, string>, now = NOW): Promise<Run> {
+  const outputs: Run['outputs'] = {}
+  let summary = ''
+  const deps: Collaborators = {
+    inputs: mapInputs({
+      'image-ref': `${registry.host}/octo/app@${image.digest}`,
+      'scanner-url': server.url,
+      'scanner-version': `0.69.2@sha256:${trivySum}`,
+      'registry-username': 'bot',
+      'registry-password': PASSWORD,
+      ...values
+    }),
+    env: { GITHUB_WORKSPACE: workspace, RUNNER_TEMP: join(dir, 'temp') },
+    runner: createCommandRunner(),
+    registry: credentials => createRegistryClient({ credentials, ca: registry.caPem, env: {}, retries: 0 }),
+    install: options => installScanner(options),
+    setOutput: (name, value) => (outputs[name] = value),
+    writeSummary: async markdown => {
+      summary += markdown
+    },
+    now: () => now
+  }
+  try {
+    await scanGate(deps)
+    return { outputs, summary }
+  } catch (error) {
+    return { outputs, summary, error }
+  }
+}
+
+const pinned = (): string => `${registry.host}/octo/app@${image.digest}`
+
+describe('scan-gate in-process, stand-in trivy installed from a local server, real registry', () => {
+  it('scans exactly the digest, blocks on critical and high, writes outputs, report and summary', async () => {
+    process.env.STANDIN_LOG = join(dir, 'standin.log')
+    const run = await gate({})
+    expect((run.error as Error).name).toBe('GateFailure')
+    expect((run.error as Error).message).toBe(
+      `scan-gate blocked ${pinned()}: fail (1 critical finding (none allowed); 1 high finding (none allowed)): ` +
+        'see the job summary for the findings'
+    )
+    expect(run.outputs.decision).toBe('fail')
+    expect(run.outputs.blocking).toBe('2')
+    expect(JSON.parse(run.outputs.counts as string)).toEqual({
+      critical: { total: 1, fixable: 1, blocking: 1, suppressed: 0 },
+      high: { total: 1, fixable: 0, blocking: 1, suppressed: 0 },
+      medium: { total: 0, fixable: 0, blocking: 0, suppressed: 0 },
+      low: { total: 1, fixable: 1, blocking: 0, suppressed: 0 },
+      unknown: { total: 0, fixable: 0, blocking: 0, suppressed: 0 }
+    })
+    expect([run.outputs['verdict-ref'], run.outputs.sarif, run.outputs['expired-ignores']]).toEqual([
+      '',
+      '',
+      '[]'
+    ])
+    const normalised = JSON.parse(await readFile(run.outputs.report as string, 'utf8'))
+    expect(normalised.image).toBe(pinned())
+    expect(
+      normalised.findings.map((f: { id: string; disposition: string }) => [f.id, f.disposition])
+    ).toEqual([
+      ['CVE-2024-1001', 'blocking'],
+      ['CVE-2024-1002', 'blocking'],
+      ['CVE-2024-1003', 'allowed']
+    ])
+    expect(run.summary).toContain('## ❌ scan-gate: fail')
+    expect(run.summary).toContain(
+      '| [CVE-2024-1001](https://avd.aquasec.com/nvd/cve-2024-1001) | openssl | 3.0.11-1 → 3.0.14-1 | critical |'
+    )
+    expect(run.summary).toContain(
+      '| [CVE-2024-1002](https://avd.aquasec.com/nvd/cve-2024-1002) | zlib1g | 1.2.13 → no fix | high |'
+    )
+
+    // The scanner was asked for exactly the digest, with the credentials in its environment only.
+    const [call] = (await readFile(join(dir, 'standin.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
+    expect(call.argv.at(-1)).toBe(pinned())
+    expect(call.credentials).toEqual({ username: 'bot', password: PASSWORD })
+    expect(call.argv.join(' ')).not.toContain(PASSWORD)
+    expect(call.cwd).not.toBe(workspace)
+  })
+
+  it('with allow-mutable, gates the digest the tag points at now, and scans by that digest', async () => {
+    process.env.STANDIN_LOG = join(dir, 'standin.log')
+    const run = await gate({
+      'image-ref': `${registry.host}/octo/app:v1`,
+      'allow-mutable': 'true',
+      fail: 'false'
+    })
+    expect(run.error).toBeUndefined()
+    expect(run.summary).toContain(`| Digest | \`${image.digest}\` |`)
+    const [call] = (await readFile(join(dir, 'standin.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
+    expect(call.argv.at(-1)).toBe(pinned())
+    const refused = await gate({ 'image-ref': `${registry.host}/octo/app:v1` })
+    expect((refused.error as Error).message).toContain("input 'image-ref' must carry a digest")
+  })
+
+  it('passes with ignore-unfixed and an ignore for the critical, listing what it suppressed and why', async () => {
+    await writeFile(
+      join(workspace, '.trivyignore'),
+      '# patched in our fork\nCVE-2024-1001 exp:2026-12-31\nCVE-2099-0001\n'
+    )
+    const run = await gate({ 'ignore-unfixed': 'true' })
+    expect(run.error).toBeUndefined()
+    expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
+    expect(run.summary).toContain('## ✅ scan-gate: pass')
+    expect(run.summary).toContain('| patched in our fork (until 2026-12-31) [.trivyignore:2] |')
+    expect(run.summary).toContain('| no fix available (ignore-unfixed) |')
+    expect(run.summary).toContain('- `CVE-2099-0001` (`.trivyignore:3`)')
+  })
+
+  it('attaches the verdict as a referrer of the digest; the Debian registry gets the sha256-<hex> referrers tag', async () => {
+    const first = await gate({ attach: 'true', fail: 'false' })
+    expect(first.error).toBeUndefined()
+    const verdictRef = first.outputs['verdict-ref'] as string
+    expect(verdictRef).toMatch(new RegExp(`^${registry.host}/octo/app@sha256:[a-f0-9]{64}$`))
+    const verdictDigest = verdictRef.split('@')[1] as string
+
+    // What the registry itself serves under the referrers tag: an OCI index listing the verdict manifest.
+    const auth = {
+      authorization: `Basic ${Buffer.from(`bot:${PASSWORD}`).toString('base64')}`,
+      accept: OCI_INDEX
+    }
+    const tag = referrersTag(image.digest)
+    expect(tag).toBe(image.digest.replace('sha256:', 'sha256-'))
+    const served = await request('GET', new URL(`https://${registry.host}/v2/octo/app/manifests/${tag}`), {
+      ca: registry.caPem,
+      headers: auth
+    })
+    expect(served.status).toBe(200)
+    const index = JSON.parse(served.body.toString('utf8'))
+    expect(index.mediaType).toBe(OCI_INDEX)
+    expect(index.manifests).toEqual([
+      expect.objectContaining({
+        digest: verdictDigest,
+        artifactType: VERDICT_ARTIFACT_TYPE,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json'
+      })
+    ])
+    const manifest = await request(
+      'GET',
+      new URL(`https://${registry.host}/v2/octo/app/manifests/${verdictDigest}`),
+      {
+        ca: registry.caPem,
+        headers: { ...auth, accept: 'application/vnd.oci.image.manifest.v1+json' }
+      }
+    )
+    const artifact = JSON.parse(manifest.body.toString('utf8'))
+    expect(artifact.subject).toEqual({
+      mediaType: image.mediaType,
+      digest: image.digest,
+      size: image.bytes.length
+    })
+    expect(artifact.artifactType).toBe(VERDICT_ARTIFACT_TYPE)
+    expect(index.manifests[0].size).toBe(manifest.body.length)
+
+    // The library function a later stage uses reads it back.
+    const client = createRegistryClient({
+      credentials: { username: 'bot', password: PASSWORD },
+      ca: registry.caPem,
+      env: {}
+    })
+    const ref = { registry: registry.host, repository: 'octo/app', digest: image.digest }
+    const found = await findVerdict(client, ref)
+    expect(found).toMatchObject({ digest: verdictDigest, ref: verdictRef, via: 'referrers-tag', count: 1 })
+    expect(found?.verdict).toMatchObject({
+      schemaVersion: 1,
+      decision: 'fail',
+      subject: { name: `${registry.host}/octo/app`, digest: image.digest },
+      blocking: 2,
+      counts: JSON.parse(first.outputs.counts as string),
+      scanner: { name: 'trivy', version: '0.69.2', reportFormat: 'trivy' },
+      time: new Date(NOW).toISOString()
+    })
+    expect(found?.verdict.policy.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
+
+    // A later verdict (another policy) is added to the same index; the newest is found.
+    const second = await gate(
+      { attach: 'true', severity: 'critical', 'ignore-unfixed': 'true', fail: 'false' },
+      NOW + 60_000
+    )
+    const again = await findVerdict(client, ref)
+    expect(again).toMatchObject({ ref: second.outputs['verdict-ref'], count: 2 })
+    expect(again?.verdict.policy).toMatchObject({ severity: 'critical', ignoreUnfixed: true })
+    expect(again?.verdict.blocking).toBe(1)
+
+    // An image without verdicts has none.
+    expect(
+      await findVerdict(client, { registry: registry.host, repository: 'octo/multi', digest: multi.digest })
+    ).toBeUndefined()
+  })
+
+  it('refuses a report of another image (it records a different digest)', async () => {
+    const run = await gate({ report: fixture('trivy-mixed.json') })
+    expect(run.error).toBeInstanceOf(ReportError)
+    expect((run.error as Error).message).toBe(
+      `the report is for another image: it records sha256:${'a1'.repeat(32)}, not ${image.digest}`
+    )
+    expect(run.outputs.decision).toBeUndefined()
+  })
+
+  it('accepts a report recording a platform image of the index it gates', async () => {
+    const platform = multi.images[1]?.digest as string
+    const report = JSON.parse(await readFile(fixture('trivy-clean.json'), 'utf8'))
+    report.Metadata.RepoDigests = [`${registry.host}/octo/multi@${platform}`]
+    report.ArtifactName = `${registry.host}/octo/multi@${multi.digest}`.replace(/@.*/, ':v1')
+    await writeFile(join(workspace, 'multi.json'), JSON.stringify(report))
+    const run = await gate({
+      'image-ref': `${registry.host}/octo/multi@${multi.digest}`,
+      report: 'multi.json'
+    })
+    expect(run.error).toBeUndefined()
+    expect(run.outputs.decision).toBe('pass')
+    expect(run.summary).toContain(`records ${platform}, a platform image of ${multi.digest}`)
+  })
+
+  it.each([
+    ['crash', 'scanner failed: trivy exited with code 3 and wrote no report'],
+    [
+      'truncated',
+      'scanner failed: trivy exited with code 1 and its report is incomplete (the trivy report is truncated'
+    ]
+  ])(
+    'a scanner that exits non-zero without a complete report is an error, not a finding (stand-in %s)',
+    async (mode, message) => {
+      process.env.STANDIN_MODE = mode
+      const run = await gate({})
+      expect(run.error).toBeInstanceOf(ExternalError)
+      expect((run.error as Error).message).toContain(message)
+      expect(run.outputs.decision).toBeUndefined()
+    }
+  )
+
+  it('decides from a complete report even when the scanner exits non-zero (stand-in exit-1)', async () => {
+    process.env.STANDIN_MODE = 'exit-1'
+    const run = await gate({ fail: 'false' })
+    expect(run.error).toBeUndefined()
+    expect([run.outputs.decision, run.outputs.blocking]).toEqual(['fail', '2'])
+  })
+
+  it('with a baseline image, only findings absent from it block (stand-in scans both)', async () => {
+    const run = await gate({ baseline: `${registry.host}/octo/multi:v1` })
+    expect(run.error).toBeUndefined()
+    expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
+    expect(run.summary).toContain('3 findings are also in the baseline and cannot block')
+    expect(run.summary).toContain(`image ${registry.host}/octo/multi@${multi.digest}`)
+  })
+})

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+/* global process, console, URL */
+// Stand-in for the trivy and grype executables (the test machine cannot download the real ones nor their
+// databases): it reads the command line the real tool reads and writes a report in the real tool's format for the
+// image it was asked to scan. Which tool it plays is the name it is installed under.
+// STANDIN_MODE: crash (exit 3, no report), truncated (half a report, exit 1), exit-1 (full report, exit 1).
+// STANDIN_LOG: file to append {tool, argv, credentials-in-env} to, so tests see how it was called.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+
+const tool = path.basename(process.argv[1])
+const args = process.argv.slice(2)
+const value = flag => {
+  const at = args.indexOf(flag)
+  return at >= 0 ? args[at + 1] : undefined
+}
+const findings = JSON.parse(readFileSync(new URL('./findings.json', import.meta.url), 'utf8'))
+const mode = process.env.STANDIN_MODE ?? ''
+
+if (process.env.STANDIN_LOG) {
+  const credentials =
+    tool === 'trivy'
+      ? { username: process.env.TRIVY_USERNAME, password: process.env.TRIVY_PASSWORD }
+      : {
+          username: process.env.GRYPE_REGISTRY_AUTH_USERNAME,
+          password: process.env.GRYPE_REGISTRY_AUTH_PASSWORD
+        }
+  appendFileSync(
+    process.env.STANDIN_LOG,
+    JSON.stringify({ tool, argv: args, cwd: process.cwd(), credentials }) + '\n'
+  )
+}
+if (mode === 'crash') {
+  console.error(
+    `${tool}: FATAL fatal error: image scan error: unable to initialize a scanner (stand-in crash)`
+  )
+  process.exit(3)
+}
+
+let output
+let report
+if (tool === 'trivy') {
+  if (args[0] !== 'image' || value('--format') !== 'json') {
+    console.error(`trivy stand-in: expected 'image --format json', got ${args.join(' ')}`)
+    process.exit(2)
+  }
+  output = value('--output')
+  const image = args.at(-1)
+  report = {
+    SchemaVersion: 2,
+    CreatedAt: '2026-01-10T09:00:00Z',
+    ArtifactName: image,
+    ArtifactType: 'container_image',
+    Metadata: { OS: { Family: 'debian', Name: '12.5' }, RepoDigests: [image] },
+    Results: [
+      {
+        Target: `${image} (debian 12.5)`,
+        Class: 'os-pkgs',
+        Type: 'debian',
+        Vulnerabilities: findings.map(f => ({
+          VulnerabilityID: f.id,
+          PkgName: f.package,
+          InstalledVersion: f.installed,
+          ...(f.fixed ? { FixedVersion: f.fixed, Status: 'fixed' } : { Status: 'affected' }),
+          PrimaryURL: `https://avd.aquasec.com/nvd/${f.id.toLowerCase()}`,
+          Title: f.title,
+          Severity: f.severity.toUpperCase()
+        }))
+      }
+    ]
+  }
+} else {
+  output = value('--file')
+  const target = args[0].replace(/^registry:/, '')
+  report = {
+    matches: findings.map(f => ({
+      vulnerability: {
+        id: f.id,
+        dataSource: `https://security-tracker.debian.org/tracker/${f.id}`,
+        severity: f.severity[0].toUpperCase() + f.severity.slice(1),
+        urls: [],
+        fix: { versions: f.fixed ? [f.fixed] : [], state: f.fixed ? 'fixed' : 'not-fixed' }
+      },
+      relatedVulnerabilities: [],
+      matchDetails: [],
+      artifact: {
+        name: f.package,
+        version: f.installed,
+        type: 'deb',
+        locations: [{ path: '/var/lib/dpkg/status' }]
+      }
+    })),
+    source: {
+      type: 'image',
+      target: { userInput: target, manifestDigest: target.split('@')[1], repoDigests: [target] }
+    },
+    distro: { name: 'debian', version: '12' },
+    descriptor: { name: 'grype', version: 'stand-in' }
+  }
+}
+if (!output) {
+  console.error(`${tool} stand-in: no output file on the command line: ${args.join(' ')}`)
+  process.exit(2)
+}
+const text = JSON.stringify(report, null, 2)
+writeFileSync(output, mode === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : text)
+console.log(`${tool} stand-in: ${findings.length} vulnerabilities written to ${output}`)
+process.exit(mode === 'truncated' || mode === 'exit-1' ? 1 : 0)
