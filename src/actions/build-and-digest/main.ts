@@ -3,9 +3,9 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { selectBuilder, type Builder } from '../../lib/builder/index.js'
-import { errorMessage } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { tryCommitTime } from '../../lib/git/commit-time.js'
+import { runAction, writeJobSummary } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import { createRegistryClient } from '../../lib/registry/index.js'
 import { code, keyValueTable } from '../../lib/summary.js'
@@ -34,20 +34,14 @@ export function defaultCollaborators(): Collaborators {
     registry: credentials =>
       createRegistryClient({ credentials, userAgent: 'digest-delivery/build-and-digest' }),
     setOutput: (name, value) => core.setOutput(name, value),
-    writeSummary: async markdown => {
-      await core.summary.addRaw(markdown).write()
-    },
+    writeSummary: writeJobSummary,
     now: () => Date.now()
   }
 }
 
-/** The action's entry: every failure, of any kind, ends in one `setFailed`. */
+/** The action's entry. */
 export async function run(deps: Collaborators = defaultCollaborators()): Promise<void> {
-  try {
-    await buildAndDigest(deps)
-  } catch (error) {
-    core.setFailed(errorMessage(error))
-  }
+  await runAction(() => buildAndDigest(deps))
 }
 
 /** Builds, pushes, and reports the digest only once the registry serves it under every tag. */

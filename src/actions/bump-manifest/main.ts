@@ -2,10 +2,11 @@ import * as core from '@actions/core'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ConfigurationError, errorMessage } from '../../lib/errors.js'
+import { ConfigurationError } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { createGit, type GitCommandManager } from '../../lib/git/index.js'
 import { createGitHubApi, parseRepoName, type GitHubApi } from '../../lib/github/index.js'
+import { runAction, writeJobSummary } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import { pinTree, type FileError, type PinRequest, type PinTreeResult } from '../../lib/manifest/index.js'
 import { cell, code, table } from '../../lib/summary.js'
@@ -30,19 +31,13 @@ export function defaultCollaborators(): Collaborators {
     runner: createCommandRunner(),
     github: (token, apiUrl) => createGitHubApi({ token, apiUrl, userAgent: 'digest-delivery/bump-manifest' }),
     setOutput: (name, value) => core.setOutput(name, value),
-    writeSummary: async markdown => {
-      await core.summary.addRaw(markdown).write()
-    }
+    writeSummary: writeJobSummary
   }
 }
 
-/** The action's entry: every failure, of any kind, ends in one `setFailed`. */
+/** The action's entry. */
 export async function run(deps: Collaborators = defaultCollaborators()): Promise<void> {
-  try {
-    await bumpManifest(deps)
-  } catch (error) {
-    core.setFailed(errorMessage(error))
-  }
+  await runAction(() => bumpManifest(deps))
 }
 
 /** Pins the image to the digest in the GitOps repository and commits the change (or only edits, with push: none). */

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { errorMessage } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { formatImageRef, type ImageRef } from '../../lib/image-ref.js'
+import { runAction, writeJobSummary } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import {
   baselineKey,
@@ -62,9 +63,7 @@ export function defaultCollaborators(): Collaborators {
       }),
     install: options => installScanner({ ...options, log: line => core.info(line) }),
     setOutput: (name, value) => core.setOutput(name, value),
-    writeSummary: async markdown => {
-      await core.summary.addRaw(markdown).write()
-    },
+    writeSummary: writeJobSummary,
     now: () => Date.now()
   }
 }
@@ -74,13 +73,9 @@ export class GateFailure extends Error {
   override name = 'GateFailure'
 }
 
-/** The action's entry: every failure, of any kind, ends in one `setFailed`. */
+/** The action's entry. */
 export async function run(deps: Collaborators = defaultCollaborators()): Promise<void> {
-  try {
-    await scanGate(deps)
-  } catch (error) {
-    core.setFailed(errorMessage(error))
-  }
+  await runAction(() => scanGate(deps))
 }
 
 /** Scans exactly the image digest (or reads a report of it), decides by policy, and leaves the evidence. */
