@@ -111,7 +111,7 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
       published.changed
         ? `${final.changes.length} reference(s) pinned to ${inputs.digest}` +
             (published.commitSha
-              ? ` in commit ${published.commitSha} on ${published.branch}`
+              ? ` in commit ${published.commitSha} on ${published.branch} (attempt ${published.attempts})`
               : ' (not committed: push: none)')
         : `Every reference already points at ${inputs.digest}: nothing to commit`
     )
