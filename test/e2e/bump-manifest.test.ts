@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { getOctokit } from '@actions/github'
 import { runAction, type ActionResult } from '../support/action-runner.js'
 import { startGitHub, type LocalGitHub } from '../support/github/index.js'
 
@@ -70,6 +71,36 @@ describe('bump-manifest bundle, run as the runner runs it', () => {
     }
     const retried = runs.filter(result => /moved while committing/.test(result.log)).length
     process.stderr.write(`concurrency: ${retried} of ${RUNS} runs retried at least once\n`)
+  })
+
+  it('lands concurrent runs through createCommitOnBranch too (commit-via: api), each commit verified', async () => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 6; i++) files[`apps/svc-${i}.yaml`] = pod(i)
+    await gh.createRepo('octo/gitops-api', { defaultBranch: 'main', files })
+    const apiToken = gh.createToken({ repos: { 'octo/gitops-api': { contents: 'write' } }, kind: 'app' })
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        bump(i, { repository: 'octo/gitops-api', token: apiToken, 'commit-via': 'api' })
+      )
+    )
+    expect(runs.map(result => result.exitCode)).toEqual([0, 0, 0, 0, 0, 0])
+    const log = await gh.log('octo/gitops-api', 'main')
+    expect(log).toHaveLength(7)
+    for (let i = 0; i < 6; i++) {
+      expect(await gh.readFile('octo/gitops-api', 'main', `apps/svc-${i}.yaml`)).toContain(
+        `@${digest(i + 1)}`
+      )
+    }
+    expect(log.every(entry => entry.parents.length <= 1)).toBe(true)
+    const octokit = getOctokit(apiToken, { baseUrl: gh.apiUrl })
+    for (const entry of log.slice(0, 6)) {
+      const { data } = await octokit.rest.repos.getCommit({
+        owner: 'octo',
+        repo: 'gitops-api',
+        ref: entry.sha
+      })
+      expect([entry.sha, data.commit.verification?.verified]).toEqual([entry.sha, true])
+    }
   })
 
   it('says nothing changed when the branch already holds the digest', async () => {

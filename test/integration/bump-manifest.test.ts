@@ -252,10 +252,10 @@ describe('bump-manifest against a local GitHub (real git over HTTP with a token)
     expect(await gh.readFile(repo, 'main', 'README.md')).toBe('someone else\n')
   })
 
-  it('works in an existing checkout that carries its own credentials, and leaves its config as it was', async () => {
+  it('works in an existing checkout with the credentials it persisted, its repository, its history and config kept', async () => {
     const checkout = await fs.mkdtemp(path.join(os.tmpdir(), 'checkout-'))
     const basic = Buffer.from(`x-access-token:${token}`).toString('base64')
-    // As actions/checkout leaves it: the token persisted as an extra header in the local config.
+    // As actions/checkout leaves it: a full clone, the token persisted as an extra header in the local config.
     await run('git', [
       'clone',
       '--quiet',
@@ -264,20 +264,151 @@ describe('bump-manifest against a local GitHub (real git over HTTP with a token)
       `${gh.serverUrl}/${repo}.git`,
       checkout
     ])
+    await gh.commit(repo, { files: { 'notes.txt': 'second commit\n' } })
+    await run('git', ['pull', '--quiet'], { cwd: checkout })
     const config = await fs.readFile(path.join(checkout, '.git', 'config'), 'utf8')
+    // The action's own token input is the workflow's default (here: one that may only read): the checkout's is used.
+    const noAccess = gh.createToken({ repos: { [repo]: { contents: 'read' } } })
     const { outputs } = await bump({
       image: 'ghcr.io/octo/web',
       digest: D2,
       paths: 'apps/web/prod.yaml',
-      path: checkout
+      path: checkout,
+      repository: '',
+      token: noAccess
     })
-    expect(outputs.changed).toBe('true')
+    expect(outputs).toMatchObject({ changed: 'true', repository: repo })
     expect(await gh.ref(repo, 'main')).toBe(outputs['commit-sha'])
     expect(await fs.readFile(path.join(checkout, '.git', 'config'), 'utf8')).toBe(config)
     expect(await fs.readFile(path.join(checkout, 'apps/web/prod.yaml'), 'utf8')).toContain(
       `ghcr.io/octo/web@${D2}`
     )
+    // A full-history checkout stays full: later steps may need its history.
+    const { stdout: shallow } = await run('git', ['rev-parse', '--is-shallow-repository'], { cwd: checkout })
+    expect(shallow.trim()).toBe('false')
+    const { stdout: count } = await run('git', ['rev-list', '--count', 'HEAD'], { cwd: checkout })
+    expect(Number(count)).toBe(3)
     await fs.rm(checkout, { recursive: true, force: true })
+  })
+
+  it('refuses a checkout with uncommitted changes, or of another repository, and changes nothing', async () => {
+    const checkout = await fs.mkdtemp(path.join(os.tmpdir(), 'dirty-'))
+    const basic = Buffer.from(`x-access-token:${token}`).toString('base64')
+    const header = `http.${gh.serverUrl}/.extraheader=AUTHORIZATION: basic ${basic}`
+    await run('git', ['clone', '--quiet', '-c', header, `${gh.serverUrl}/${repo}.git`, checkout])
+    await fs.appendFile(path.join(checkout, 'apps/api/values.yaml'), '# local edit\n')
+    const before = await gh.ref(repo, 'main')
+    await expect(
+      bump({ image: 'ghcr.io/octo/web', digest: D1, paths: 'apps/web/prod.yaml', path: checkout })
+    ).rejects.toThrow(/uncommitted changes to tracked files/)
+    expect(await fs.readFile(path.join(checkout, 'apps/api/values.yaml'), 'utf8')).toContain('# local edit')
+    await expect(
+      bump({
+        image: 'ghcr.io/octo/web',
+        digest: D1,
+        paths: 'apps/web/prod.yaml',
+        path: checkout,
+        repository: 'octo/elsewhere'
+      })
+    ).rejects.toThrow(/is a clone of octo\/gitops-\d+/)
+    expect(await gh.ref(repo, 'main')).toBe(before)
+    await fs.rm(checkout, { recursive: true, force: true })
+  })
+
+  it('accumulates several images on one head branch, and refuses a head branch equal to its base', async () => {
+    const base = await gh.ref(repo, 'main')
+    const first = await bump({
+      image: 'ghcr.io/octo/api',
+      digest: D1,
+      tag: '1.1.0',
+      paths: 'apps/api',
+      push: 'branch',
+      'head-branch': 'promote/staging'
+    })
+    const second = await bump({
+      image: 'ghcr.io/octo/web',
+      digest: D2,
+      paths: 'apps/web/prod.yaml',
+      push: 'branch',
+      'head-branch': 'promote/staging'
+    })
+    expect([first.outputs.changed, second.outputs.changed]).toEqual(['true', 'true'])
+    expect(await gh.readFile(repo, 'promote/staging', 'apps/api/values.yaml')).toContain(`tag: "1.1.0@${D1}"`)
+    expect(await gh.readFile(repo, 'promote/staging', 'apps/web/prod.yaml')).toContain(
+      `ghcr.io/octo/web@${D2}`
+    )
+    const log = await gh.log(repo, 'promote/staging')
+    expect(log.slice(0, 3).map(entry => entry.sha)).toEqual([
+      second.outputs['commit-sha'],
+      first.outputs['commit-sha'],
+      base
+    ])
+    // Again with the same digest: nothing to do, nothing pushed.
+    const again = await bump({
+      image: 'ghcr.io/octo/web',
+      digest: D2,
+      paths: 'apps/web/prod.yaml',
+      push: 'branch',
+      'head-branch': 'promote/staging'
+    })
+    expect(again.outputs).toMatchObject({ changed: 'false', 'commit-sha': '' })
+    expect(await gh.ref(repo, 'main')).toBe(base)
+    await expect(
+      bump({
+        image: 'ghcr.io/octo/web',
+        digest: D1,
+        paths: 'apps/web/prod.yaml',
+        push: 'branch',
+        'head-branch': 'main'
+      })
+    ).rejects.toThrow(/head-branch' is 'main', the branch it would be based on/)
+  })
+
+  it('accumulates on a head branch through the API too', async () => {
+    await bump({
+      image: 'ghcr.io/octo/api',
+      digest: D1,
+      tag: '1.1.0',
+      paths: 'apps/api',
+      push: 'branch',
+      'head-branch': 'promote/api',
+      'commit-via': 'api'
+    })
+    const second = await bump({
+      image: 'ghcr.io/octo/web',
+      digest: D2,
+      paths: 'apps/web/prod.yaml',
+      push: 'branch',
+      'head-branch': 'promote/api',
+      'commit-via': 'api'
+    })
+    expect(second.outputs.changed).toBe('true')
+    expect(await gh.readFile(repo, 'promote/api', 'apps/api/values.yaml')).toContain(`tag: "1.1.0@${D1}"`)
+    expect(await gh.readFile(repo, 'promote/api', 'apps/web/prod.yaml')).toContain(`ghcr.io/octo/web@${D2}`)
+  })
+
+  it('tells a stale expectedHeadOid (STALE_DATA) from other GraphQL failures', async () => {
+    const api = createGitHubApi({ token, apiUrl: gh.apiUrl })
+    const head = (await gh.ref(repo, 'main')) as string
+    await gh.commit(repo, { files: { 'moved.txt': 'x\n' } })
+    const [owner, name] = repo.split('/') as [string, string]
+    const outcome = await api.createCommitOnBranch({
+      repo: { owner, repo: name },
+      branch: 'main',
+      expectedHeadOid: head,
+      message: 'stale\n\nbody',
+      additions: [{ path: 'a.txt', contents: Buffer.from('a\n') }]
+    })
+    expect(outcome).toEqual({ kind: 'head-moved' })
+    await gh.protectBranch(repo, 'main')
+    const protectedOutcome = await api.createCommitOnBranch({
+      repo: { owner, repo: name },
+      branch: 'main',
+      expectedHeadOid: (await gh.ref(repo, 'main')) as string,
+      message: 'protected',
+      additions: [{ path: 'a.txt', contents: Buffer.from('a\n') }]
+    })
+    expect(protectedOutcome.kind).toBe('protected')
   })
 
   it('edits nothing and commits nothing when a file that mentions the image does not parse', async () => {

@@ -46,8 +46,8 @@ export interface BumpInputs {
   aliases: string[]
   digest: string
   tag?: string
-  /** `owner/name` of the GitOps repository. */
-  repository: string
+  /** `owner/name` of the GitOps repository, when given. */
+  repository?: string
   /** Empty: the repository's default branch (or the checkout's branch with `path`). */
   branch?: string
   token: string
@@ -77,13 +77,10 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): BumpInp
       throw new ConfigurationError(`input 'aliases': '${alias}' must be a name without tag or digest`)
   }
 
-  const repository = read.optional('repository', env.GITHUB_REPOSITORY ?? '')
-  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repository)) {
-    throw new ConfigurationError(
-      repository === ''
-        ? "input 'repository' is empty and GITHUB_REPOSITORY is not set: name the GitOps repository as owner/name"
-        : `input 'repository' must be owner/name, got '${repository}'`
-    )
+  // Empty: the checkout's origin with `path`, else the workflow's repository (resolved where the checkout is known).
+  const repository = read.optional('repository') || undefined
+  if (repository !== undefined && !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repository)) {
+    throw new ConfigurationError(`input 'repository' must be owner/name, got '${repository}'`)
   }
 
   const push = read.oneOf('push', PUSH_MODES, 'direct')
@@ -139,6 +136,9 @@ function readImage(read: InputReader<InputName>): {
   const refInput = read.optional('image-ref')
   const digestInput = read.optional('digest')
   const tagInput = read.optional('tag') || undefined
+  if (tagInput && !/^[\w][\w.-]{0,127}$/.test(tagInput)) {
+    throw new ConfigurationError(`input 'tag': '${tagInput}' is not a valid tag`)
+  }
 
   if (refInput && digestInput) {
     throw new ConfigurationError(
@@ -176,8 +176,6 @@ function readImage(read: InputReader<InputName>): {
       `input 'image' must be a repository name without tag or digest, got '${imageInput}': use 'tag' and 'digest', or 'image-ref'`
     )
   }
-  if (tagInput && !/^[\w][\w.-]{0,127}$/.test(tagInput))
-    throw new ConfigurationError(`input 'tag': '${tagInput}' is not a valid tag`)
   return {
     image: imageInput,
     imageRef,

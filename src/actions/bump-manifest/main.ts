@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ConfigurationError } from '../../lib/errors.js'
+import { ConfigurationError, ExternalError } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { createGit, type GitCommandManager } from '../../lib/git/index.js'
 import { createGitHubApi, parseRepoName, type GitHubApi } from '../../lib/github/index.js'
@@ -44,18 +44,18 @@ export async function run(deps: Collaborators = defaultCollaborators()): Promise
 export async function bumpManifest(deps: Collaborators): Promise<void> {
   const inputs = readInputs(deps.inputs, deps.env)
   const serverUrl = (deps.env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '')
-  const repo = parseRepoName(inputs.repository)
   const tempDir = inputs.checkout
     ? undefined
     : await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'bump-manifest-'))
   try {
-    const cwd = inputs.checkout ?? (tempDir as string)
-    const git = createGit({ runner: deps.runner, cwd, token: inputs.token || undefined, serverUrl })
-    if (tempDir) await git.clone(`${serverUrl}/${inputs.repository}.git`, inputs.branch)
-    const branch = inputs.branch ?? (await git.currentBranch())
-    if (!branch) {
+    const tree = tempDir
+      ? await cloneInto(deps, inputs, serverUrl, tempDir)
+      : await useCheckout(deps, inputs, serverUrl, inputs.checkout as string)
+    const { git, cwd, repository, branch } = tree
+    const repo = parseRepoName(repository)
+    if (inputs.push === 'branch' && inputs.headBranch === branch) {
       throw new ConfigurationError(
-        `the checkout at ${cwd} is on a detached HEAD: set 'branch' to the branch to update`
+        `input 'head-branch' is '${branch}', the branch it would be based on: name a branch of its own (e.g. promote/${branch})`
       )
     }
 
@@ -105,19 +105,99 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
     const final = result as PinTreeResult
     // A dry run on a temporary clone leaves nothing behind: the diff in the summary is its result.
     const diff = tempDir && inputs.push === 'none' && published.changed ? await dryRunDiff(git) : undefined
-    setOutputs(deps, inputs, final, published)
-    await deps.writeSummary(summaryOf(inputs, final, published, serverUrl, diff))
+    setOutputs(deps, repository, final, published)
+    await deps.writeSummary(summaryOf(inputs, repository, final, published, serverUrl, diff))
     core.info(
       published.changed
         ? `${final.changes.length} reference(s) pinned to ${inputs.digest}` +
             (published.commitSha
               ? ` in commit ${published.commitSha} on ${published.branch} (attempt ${published.attempts})`
               : ' (not committed: push: none)')
-        : `Every reference already points at ${inputs.digest}: nothing to commit`
+        : found(final)
+          ? `Every reference already points at ${inputs.digest}: nothing to commit`
+          : `No reference to ${inputs.image} found (allow-no-match): nothing to commit`
     )
   } finally {
     if (tempDir) await fs.rm(tempDir, { recursive: true, force: true })
   }
+}
+
+interface WorkingTree {
+  git: GitCommandManager
+  cwd: string
+  repository: string
+  branch: string
+}
+
+/** A shallow clone of the GitOps repository in a temporary directory, at `branch` or its default branch. */
+async function cloneInto(
+  deps: Collaborators,
+  inputs: BumpInputs,
+  serverUrl: string,
+  dir: string
+): Promise<WorkingTree> {
+  const repository = inputs.repository ?? deps.env.GITHUB_REPOSITORY
+  if (!repository) {
+    throw new ConfigurationError(
+      "input 'repository' is empty and GITHUB_REPOSITORY is not set: name the GitOps repository"
+    )
+  }
+  const git = createGit({ runner: deps.runner, cwd: dir, token: inputs.token || undefined, serverUrl })
+  await git.clone(`${serverUrl}/${repository}.git`, inputs.branch)
+  const branch = inputs.branch ?? (await git.currentBranch())
+  if (!branch) throw new ExternalError(`the clone of ${repository} has no branch checked out`)
+  return { git, cwd: dir, repository, branch }
+}
+
+/**
+ * An existing checkout (e.g. actions/checkout's). Its origin names the repository; credentials it persisted are used
+ * as they are (our token only when it has none); it must be on the branch to update with no uncommitted changes,
+ * since each attempt resets it to the remote branch.
+ */
+async function useCheckout(
+  deps: Collaborators,
+  inputs: BumpInputs,
+  serverUrl: string,
+  dir: string
+): Promise<WorkingTree> {
+  const plain = createGit({ runner: deps.runner, cwd: dir, serverUrl })
+  const origin = await plain.originRepository(serverUrl)
+  if (inputs.repository && origin && inputs.repository.toLowerCase() !== origin.toLowerCase()) {
+    throw new ConfigurationError(
+      `input 'repository' is ${inputs.repository} but the checkout at ${dir} is a clone of ${origin}: ` +
+        "leave 'repository' empty to use the checkout's, or point 'path' at a checkout of the right repository"
+    )
+  }
+  const repository = inputs.repository ?? origin
+  if (!repository) {
+    throw new ConfigurationError(`the checkout at ${dir} has no origin on ${serverUrl}: set 'repository'`)
+  }
+  const persisted = await plain.hasPersistedCredentials(serverUrl)
+  const git = persisted
+    ? plain
+    : createGit({ runner: deps.runner, cwd: dir, token: inputs.token || undefined, serverUrl })
+  const current = await git.currentBranch()
+  const branch = inputs.branch ?? current
+  if (!branch) {
+    throw new ConfigurationError(
+      `the checkout at ${dir} is on a detached HEAD: set 'branch' to the branch to update`
+    )
+  }
+  if (inputs.push !== 'none' && (await git.hasChanges())) {
+    throw new ConfigurationError(
+      `the checkout at ${dir} has uncommitted changes to tracked files: commit or stash them first ` +
+        '(each attempt resets the checkout to the remote branch, which would drop them)'
+    )
+  }
+  if (inputs.push === 'direct' && current !== branch) {
+    throw new ConfigurationError(
+      `the checkout at ${dir} is on ${current ? `'${current}'` : 'a detached HEAD'}, not '${branch}': ` +
+        `check out '${branch}' first (each attempt resets the checkout to the remote branch)`
+    )
+  }
+  // Work on the head branch must not move the checkout's local branch: detach first.
+  if (inputs.push === 'branch') await git.detach()
+  return { git, cwd: dir, repository, branch }
 }
 
 /** Refuses partial or empty results: a file that mentions the image but could not be edited fails the run. */
@@ -141,8 +221,7 @@ function checkResult(result: PinTreeResult, inputs: BumpInputs): void {
       `${blocking.length} file(s) mention the image but could not be updated, so nothing was changed: ${shown.join('; ')}`
     )
   }
-  const found = result.changes.length + result.unchanged.length
-  if (found === 0 && !inputs.allowNoMatch) {
+  if (!found(result) && !inputs.allowNoMatch) {
     const names = [inputs.image, ...inputs.aliases].join(', ')
     const skipped = result.notManaged.length
       ? `; ${result.notManaged.length} mention(s) not managed (see warnings)`
@@ -155,6 +234,11 @@ function checkResult(result: PinTreeResult, inputs: BumpInputs): void {
   }
 }
 
+/** True when any reference to the image was found, changed or already pinned. */
+function found(result: PinTreeResult): boolean {
+  return result.changes.length + result.unchanged.length > 0
+}
+
 async function dryRunDiff(git: GitCommandManager): Promise<string> {
   const result = await git.diff()
   return result.length > 60_000 ? `${result.slice(0, 60_000)}\n… (cut)` : result
@@ -162,7 +246,7 @@ async function dryRunDiff(git: GitCommandManager): Promise<string> {
 
 function setOutputs(
   deps: Collaborators,
-  inputs: BumpInputs,
+  repository: string,
   result: PinTreeResult,
   published: Published
 ): void {
@@ -181,21 +265,27 @@ function setOutputs(
   deps.setOutput('commit-sha', published.commitSha ?? '')
   deps.setOutput('branch', published.branch)
   deps.setOutput('previous', JSON.stringify(result.previous))
-  deps.setOutput('repository', inputs.repository)
+  deps.setOutput('repository', repository)
 }
 
 function summaryOf(
   inputs: BumpInputs,
+  repository: string,
   result: PinTreeResult,
   published: Published,
   serverUrl: string,
   diff: string | undefined
 ): string {
   const target = `${inputs.image}${inputs.tag ? `:${inputs.tag}` : ''}@${inputs.digest}`
-  let text = `### ${published.changed ? 'Pinned' : 'Already pinned:'} ${code(target)}\n\n`
+  const heading = published.changed
+    ? 'Pinned'
+    : found(result)
+      ? 'Already pinned:'
+      : 'No reference found to pin to'
+  let text = `### ${heading} ${code(target)}\n\n`
   if (published.commitSha) {
-    const url = `${serverUrl}/${inputs.repository}/commit/${published.commitSha}`
-    text += `Commit [${published.commitSha.slice(0, 12)}](${url}) on ${code(published.branch)} of ${code(inputs.repository)}`
+    const url = `${serverUrl}/${repository}/commit/${published.commitSha}`
+    text += `Commit [${published.commitSha.slice(0, 12)}](${url}) on ${code(published.branch)} of ${code(repository)}`
     text +=
       published.attempts > 1 ? ` (after ${published.attempts} attempts: the branch moved meanwhile)` : ''
     text += '.\n\n'

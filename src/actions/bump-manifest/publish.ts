@@ -42,23 +42,33 @@ const BACKOFF_MAX_MS = 8_000
 /**
  * Commits and pushes the edit. A rejected push or a moved head means another run got there first: fetch, reset
  * to the remote, re-apply the edit from scratch, and try again with jittered backoff. When the remote already
- * holds the desired state, nothing is committed.
+ * holds the desired state, nothing is committed. With `mode: 'branch'` the head branch starts from the base branch
+ * the first time and from itself afterwards, so edits of several runs (several images) accumulate on it and none is
+ * lost; nothing is ever force-pushed.
  */
 export async function publish(request: PublishRequest): Promise<Published> {
   const sleep = request.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
   const target = request.mode === 'branch' ? (request.headBranch as string) : request.branch
   for (let attempt = 1; attempt <= request.maxAttempts; attempt++) {
-    const base = await request.git.fetch(request.branch)
-    await request.git.resetHard(base)
+    const existing = await request.git.fetch(target)
+    const start =
+      existing ?? (request.mode === 'branch' ? await request.git.fetch(request.branch) : undefined)
+    if (!start) {
+      throw new ConfigurationError(
+        `branch '${request.branch}' does not exist in ${request.repo.owner}/${request.repo.repo}: check 'branch'`
+      )
+    }
+    await request.git.resetHard(start)
     const files = await request.apply()
     if (files.length === 0) return { changed: false, branch: target, attempts: attempt, files }
 
     const outcome =
       request.commitVia === 'api'
-        ? await commitViaApi(request, base, target, files)
+        ? await commitViaApi(request, start, target, files, existing === undefined)
         : await commitViaGit(request, target, files)
-    if (outcome.kind === 'done')
+    if (outcome.kind === 'done') {
       return { changed: true, commitSha: outcome.sha, branch: target, attempts: attempt, files }
+    }
     if (outcome.kind === 'protected') {
       throw new ConfigurationError(
         `branch '${target}' of ${request.repo.owner}/${request.repo.repo} is protected and refused the commit: ` +
@@ -84,28 +94,29 @@ type Outcome = { kind: 'done'; sha: string } | { kind: 'retry' } | { kind: 'prot
 
 async function commitViaGit(request: PublishRequest, target: string, files: string[]): Promise<Outcome> {
   const sha = await request.git.commit(request.message, request.author, files)
-  // A head branch is ours: it is rebuilt from the base every time, so a forced push is right there.
-  const result = await request.git.tryPush(target, { force: request.mode === 'branch' })
+  const result = await request.git.tryPush(target)
   if (result === 'pushed') return { kind: 'done', sha }
   return result === 'protected' ? { kind: 'protected' } : { kind: 'retry' }
 }
 
 async function commitViaApi(
   request: PublishRequest,
-  base: string,
+  start: string,
   target: string,
-  files: string[]
+  files: string[],
+  createTarget: boolean
 ): Promise<Outcome> {
   const api = request.api
   if (!api) throw new Error('commit-via api needs a GitHub API client')
-  if (request.mode === 'branch') await api.setBranch(request.repo, target, base)
+  // A head branch that does not exist yet is created at the base; another run creating it first is a retry.
+  if (createTarget && !(await api.createBranch(request.repo, target, start))) return { kind: 'retry' }
   const additions = await Promise.all(
     files.map(async file => ({ path: file, contents: await fs.readFile(path.join(request.git.cwd, file)) }))
   )
   const result = await api.createCommitOnBranch({
     repo: request.repo,
     branch: target,
-    expectedHeadOid: base,
+    expectedHeadOid: start,
     message: request.message,
     additions
   })

@@ -17,25 +17,29 @@ export interface GitCommandManager {
   readonly cwd: string
   /** Clones `url` at `branch`, or its default branch (shallow), into `cwd`. */
   clone(url: string, branch?: string): Promise<void>
-  /** Fetches `branch` from origin and returns the fetched commit. */
-  fetch(branch: string): Promise<string>
+  /**
+   * Fetches `branch` from origin and returns its commit, or undefined when origin has no such branch. A shallow
+   * clone stays shallow; a full checkout keeps its history.
+   */
+  fetch(branch: string): Promise<string | undefined>
   /** Moves the working tree and index to `ref`, dropping local edits to tracked files. */
   resetHard(ref: string): Promise<void>
-  revParse(ref: string): Promise<string>
-  /** True when the working tree differs from HEAD in `paths` (all paths when empty). */
+  /** True when tracked files differ from HEAD in `paths` (all paths when empty). */
   hasChanges(paths?: string[]): Promise<boolean>
   /** Stages `paths` and commits; returns the new commit. */
   commit(message: string, author: Identity, paths: string[]): Promise<string>
-  /** Pushes HEAD to `branch`; a non-fast-forward is `rejected`, a protected branch `protected`, else it throws. */
-  tryPush(branch: string, options?: { force?: boolean }): Promise<PushResult>
-  /** The text of a commit (`git log -1 --format=%B`). */
-  message(ref: string): Promise<string>
+  /** Pushes HEAD to `branch` (fast-forward only); a refused update is `rejected`, a protected branch `protected`. */
+  tryPush(branch: string): Promise<PushResult>
   /** The working tree's changes against HEAD as a unified diff. */
   diff(): Promise<string>
   /** The branch checked out, or undefined on a detached HEAD. */
   currentBranch(): Promise<string | undefined>
-  /** The `origin` remote's URL. */
-  remoteUrl(): Promise<string>
+  /** Detaches HEAD at its commit, so later resets move no local branch. */
+  detach(): Promise<void>
+  /** The `owner/name` that origin points at on `serverUrl`, or undefined for another host. */
+  originRepository(serverUrl: string): Promise<string | undefined>
+  /** True when the checkout's config already carries an `http.<server>/.extraheader` (actions/checkout's token). */
+  hasPersistedCredentials(serverUrl: string): Promise<boolean>
 }
 
 export interface GitOptions {
@@ -91,28 +95,31 @@ export function createGit(options: GitOptions): GitCommandManager {
       await git(['clone', '--quiet', '--depth', '1', ...at, '--no-tags', '--', url, '.'], `clone of ${url}`)
     },
     async fetch(branch) {
-      await git(
-        [
-          'fetch',
-          '--quiet',
-          '--depth',
-          '1',
-          '--no-tags',
-          'origin',
-          `+refs/heads/${branch}:refs/remotes/origin/${branch}`
-        ],
-        `fetch of ${branch}`
-      )
+      // --depth on a full checkout would cut its history for the steps after ours.
+      const shallow =
+        (await git(['rev-parse', '--is-shallow-repository'], 'rev-parse')).stdout.trim() === 'true'
+      const refspec = `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+      const result = await exec([
+        'fetch',
+        '--quiet',
+        ...(shallow ? ['--depth', '1'] : []),
+        '--no-tags',
+        'origin',
+        refspec
+      ])
+      if (result.exitCode !== 0) {
+        if (/couldn't find remote ref/i.test(result.stderr)) return undefined
+        throw new ExternalError(
+          `git fetch of ${branch} failed (exit code ${result.exitCode}):\n${lastLines(result, 12)}`
+        )
+      }
       return (await git(['rev-parse', `refs/remotes/origin/${branch}`], 'rev-parse')).stdout.trim()
     },
     async resetHard(ref) {
       await git(['reset', '--quiet', '--hard', ref], `reset to ${ref}`)
     },
-    async revParse(ref) {
-      return (await git(['rev-parse', '--verify', `${ref}^{commit}`], `rev-parse ${ref}`)).stdout.trim()
-    },
     async hasChanges(paths = []) {
-      const result = await git(['status', '--porcelain', '--', ...paths], 'status')
+      const result = await git(['status', '--porcelain', '--untracked-files=no', '--', ...paths], 'status')
       return result.stdout.trim() !== ''
     },
     async commit(message, author, paths) {
@@ -126,17 +133,12 @@ export function createGit(options: GitOptions): GitCommandManager {
       )
       return (await git(['rev-parse', 'HEAD'], 'rev-parse')).stdout.trim()
     },
-    async tryPush(branch, pushOptions = {}) {
-      const args = [
-        'push',
-        '--porcelain',
-        'origin',
-        `${pushOptions.force ? '+' : ''}HEAD:refs/heads/${branch}`
-      ]
-      const result = await exec(args)
+    async tryPush(branch) {
+      const result = await exec(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`])
       if (result.exitCode === 0) return 'pushed'
       const text = `${result.stdout}\n${result.stderr}`
-      if (/GH006|protected branch/i.test(text)) return 'protected'
+      // GH006: branch protection; GH013: repository rulesets.
+      if (/GH006|GH013|protected branch|repository rule violations/i.test(text)) return 'protected'
       if (
         /\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref/i.test(
           text
@@ -148,9 +150,6 @@ export function createGit(options: GitOptions): GitCommandManager {
         `git push to ${branch} failed (exit code ${result.exitCode}):\n${lastLines(result, 12)}`
       )
     },
-    async message(ref) {
-      return (await git(['log', '-1', '--format=%B', ref], 'log')).stdout
-    },
     async diff() {
       return (await git(['diff', '--no-color', 'HEAD'], 'diff')).stdout
     },
@@ -158,8 +157,24 @@ export function createGit(options: GitOptions): GitCommandManager {
       const result = await exec(['symbolic-ref', '--quiet', '--short', 'HEAD'])
       return result.exitCode === 0 ? result.stdout.trim() : undefined
     },
-    async remoteUrl() {
-      return (await git(['remote', 'get-url', 'origin'], 'remote get-url')).stdout.trim()
+    async detach() {
+      await git(['checkout', '--quiet', '--detach'], 'checkout --detach')
+    },
+    async originRepository(serverUrl) {
+      const url = (await git(['remote', 'get-url', 'origin'], 'remote get-url')).stdout.trim()
+      const prefix = `${serverUrl.replace(/\/+$/, '')}/`
+      if (!url.startsWith(prefix)) return undefined
+      const match = /^([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(url.slice(prefix.length))
+      return match ? `${match[1]}/${match[2]}` : undefined
+    },
+    async hasPersistedCredentials(serverUrl) {
+      const key = `http.${serverUrl.replace(/\/+$/, '')}/.extraheader`
+      // Read from the repository's own config only: our environment-borne header must not count.
+      const result = await options.runner.run('git', ['config', '--local', '--get-all', key], {
+        cwd,
+        silent: true
+      })
+      return result.exitCode === 0 && result.stdout.trim() !== ''
     }
   }
 }

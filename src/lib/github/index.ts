@@ -25,11 +25,8 @@ export type CommitOutcome =
 
 /** The GitHub API operations the actions use. */
 export interface GitHubApi {
-  defaultBranch(repo: RepoName): Promise<string>
-  /** The commit a branch points at, or undefined when there is no such branch. */
-  branchHead(repo: RepoName, branch: string): Promise<string | undefined>
-  /** Creates the branch at `sha`, or moves it there (force) when it exists. */
-  setBranch(repo: RepoName, branch: string, sha: string): Promise<void>
+  /** Creates a branch at `sha`; false when it already exists (someone else created it first). */
+  createBranch(repo: RepoName, branch: string, sha: string): Promise<boolean>
   /** GraphQL `createCommitOnBranch`: GitHub signs the commit; `expectedHeadOid` is an optimistic lock. */
   createCommitOnBranch(input: {
     repo: RepoName
@@ -58,32 +55,18 @@ export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
   }
 
   return {
-    async defaultBranch(repo) {
+    async createBranch(repo, branch, sha) {
       try {
-        return (await octokit.rest.repos.get({ ...repo })).data.default_branch
+        await octokit.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha })
+        return true
       } catch (error) {
-        return fail(`reading ${repo.owner}/${repo.repo}`, error)
-      }
-    },
-    async branchHead(repo, branch) {
-      try {
-        return (await octokit.rest.git.getRef({ ...repo, ref: `heads/${branch}` })).data.object.sha
-      } catch (error) {
-        if ((error as { status?: number }).status === 404) return undefined
-        return fail(`reading branch ${branch}`, error)
-      }
-    },
-    async setBranch(repo, branch, sha) {
-      try {
-        await octokit.rest.git.updateRef({ ...repo, ref: `heads/${branch}`, sha, force: true })
-      } catch (error) {
-        const status = (error as { status?: number }).status
-        if (status !== 422 && status !== 404) return fail(`moving branch ${branch}`, error)
-        try {
-          await octokit.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha })
-        } catch (createError) {
-          return fail(`creating branch ${branch}`, createError)
+        if (
+          (error as { status?: number }).status === 422 &&
+          /already exists/i.test((error as Error).message)
+        ) {
+          return false
         }
+        return fail(`creating branch ${branch}`, error)
       }
     },
     async createCommitOnBranch(input) {
@@ -113,10 +96,14 @@ export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
         return { kind: 'committed', ...result.createCommitOnBranch.commit }
       } catch (error) {
         const message = (error as Error).message ?? ''
-        if (/expected.*head|expectedHeadOid|is at .* but expected/i.test(message))
+        const types = ((error as { errors?: Array<{ type?: string }> }).errors ?? []).map(e => e.type)
+        // GitHub answers a stale expectedHeadOid with STALE_DATA: "Expected branch to point to … but it did not".
+        if (types.includes('STALE_DATA') || /Expected branch to point to/i.test(message)) {
           return { kind: 'head-moved' }
-        if (/protected branch|GH006|Repository rule violations/i.test(message))
+        }
+        if (/protected branch|GH006|GH013|Repository rule violations/i.test(message)) {
           return { kind: 'protected', message }
+        }
         return fail('createCommitOnBranch', error)
       }
     }
