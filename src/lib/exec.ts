@@ -11,6 +11,8 @@ export interface CommandOptions {
   cwd?: string
   /** Added to (not instead of) the process environment. */
   env?: Record<string, string>
+  /** Inherited variables to leave out of the child's environment (`env` is added after, so it still applies). */
+  unset?: (name: string) => boolean
   /** Fed to standard input: how passwords reach a CLI (never its arguments). */
   input?: string
   /** Do not echo the output to the job log (the command line is still shown). */
@@ -28,7 +30,9 @@ export function createCommandRunner(): CommandRunner {
   return {
     async run(command, args, options = {}) {
       const env: Record<string, string> = {}
-      for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value
+      for (const [key, value] of Object.entries(process.env)) {
+        if (value !== undefined && !options.unset?.(key)) env[key] = value
+      }
       Object.assign(env, options.env ?? {})
       try {
         const out = await exec.getExecOutput(command, args, {

@@ -44,12 +44,16 @@ afterAll(async () => {
   await rm(workspace, { recursive: true, force: true })
 })
 
-async function gate(inputs: Record<string, string>, dir = workspace): Promise<ActionResult> {
+async function gate(
+  inputs: Record<string, string>,
+  dir = workspace,
+  env: Record<string, string> = {}
+): Promise<ActionResult> {
   const result = await runAction({
     actionDir: 'actions/scan-gate',
     inputs,
     workspace: dir,
-    env: { NODE_EXTRA_CA_CERTS: registry.caFile },
+    env: { NODE_EXTRA_CA_CERTS: registry.caFile, ...env },
     context: { repository: 'octo/app' },
     timeoutMs: 60_000
   })
@@ -108,6 +112,37 @@ describe('scan-gate bundle, run as the runner runs it', () => {
       JSON.stringify(result.outputs)
     ]) {
       expect(text).not.toContain(PASSWORD)
+    }
+  })
+
+  it("scans with every finding whatever the job's TRIVY_* settings, naming (not showing) the ones it dropped", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'e2e-gate-env-'))
+    try {
+      await writeFile(join(dir, '.trivyignore'), '# patched in our fork\nCVE-2024-1001\n')
+      const ignorefile = join(dir, 'job-wide.trivyignore')
+      await writeFile(ignorefile, 'CVE-2024-1002\n')
+      const result = await gate(
+        {
+          'image-ref': `${registry.host}/octo/app@${image.digest}`,
+          'scanner-url': `${server.url}/mirror`,
+          'scanner-version': `0.69.2@sha256:${sum}`,
+          'registry-username': 'bot',
+          'registry-password': PASSWORD
+        },
+        dir,
+        // What a job that also runs trivy-action often sets for all its steps.
+        { TRIVY_SEVERITY: 'CRITICAL', TRIVY_IGNORE_UNFIXED: 'true', TRIVY_IGNOREFILE: ignorefile }
+      )
+      expect([result.outputs.decision, result.outputs.blocking]).toEqual(['fail', '1'])
+      expect(errors(result)).toEqual([
+        expect.stringContaining('fail (1 high finding (none allowed)): see the job summary')
+      ])
+      expect(result.log).toContain(
+        "trivy runs without TRIVY_IGNOREFILE, TRIVY_IGNORE_UNFIXED, TRIVY_SEVERITY from the job's environment"
+      )
+      expect(result.log).not.toContain(ignorefile)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 

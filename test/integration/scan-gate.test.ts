@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { scanGate, type Collaborators } from '../../src/actions/scan-gate/main.js'
@@ -17,6 +17,7 @@ import {
   type PushedImage,
   type TestRegistry
 } from '../support/registry.js'
+import { startRegistryProxy, type RegistryProxy } from '../support/registry-proxy.js'
 import {
   fixture,
   standinArchive,
@@ -25,12 +26,15 @@ import {
 } from '../support/scanner/standin.js'
 
 const PASSWORD = 'gate-Registry-Pass-5521'
+const OTHER_PASSWORD = 'baseline-Registry-Pass-7730'
 const TRIVY_FILE = 'trivy_0.69.2_Linux-64bit.tar.gz'
+const GRYPE_FILE = 'grype_0.104.0_linux_amd64.tar.gz'
 const NOW = Date.parse('2026-03-15T12:00:00Z')
 
 let registry: TestRegistry
 let server: ArchiveServer
 let trivySum: string
+let grypeSum: string
 let image: PushedImage
 let multi: PushedImage
 let dir: string
@@ -42,9 +46,14 @@ beforeAll(async () => {
     startRegistry({ auth: { username: 'bot', password: PASSWORD } }),
     startArchiveServer()
   ])
-  const archive = await standinArchive('trivy', TRIVY_FILE)
-  server.serve(`/${TRIVY_FILE}`, archive.bytes)
-  trivySum = archive.sha256
+  const [trivy, grype] = await Promise.all([
+    standinArchive('trivy', TRIVY_FILE),
+    standinArchive('grype', GRYPE_FILE)
+  ])
+  server.serve(`/${TRIVY_FILE}`, trivy.bytes)
+  server.serve(`/${GRYPE_FILE}`, grype.bytes)
+  trivySum = trivy.sha256
+  grypeSum = grype.sha256
   image = await pushTestImage(registry, 'octo/app', 'v1', { content: 'gate me\n' })
   multi = await pushTestImage(registry, 'octo/multi', 'v1', { platforms: ['linux/amd64', 'linux/arm64'] })
 }, 60_000)
@@ -73,7 +82,11 @@ interface Run {
   error?: unknown
 }
 
-async function gate(values: Record<string, string>, now = NOW): Promise<Run> {
+async function gate(
+  values: Record<string, string>,
+  options: { now?: number; registry?: Collaborators['registry'] } = {}
+): Promise<Run> {
+  const now = options.now ?? NOW
   const outputs: Run['outputs'] = {}
   let summary = ''
   const deps: Collaborators = {
@@ -87,7 +100,9 @@ async function gate(values: Record<string, string>, now = NOW): Promise<Run> {
     }),
     env: { GITHUB_WORKSPACE: workspace, RUNNER_TEMP: join(dir, 'temp') },
     runner: createCommandRunner(),
-    registry: credentials => createRegistryClient({ credentials, ca: registry.caPem, env: {}, retries: 0 }),
+    registry:
+      options.registry ??
+      (credentials => createRegistryClient({ credentials, ca: registry.caPem, env: {}, retries: 0 })),
     install: options => installScanner(options),
     setOutput: (name, value) => (outputs[name] = value),
     writeSummary: async markdown => {
@@ -104,6 +119,35 @@ async function gate(values: Record<string, string>, now = NOW): Promise<Run> {
 }
 
 const pinned = (): string => `${registry.host}/octo/app@${image.digest}`
+const basic = (username: string, password: string): string =>
+  `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
+
+/** What the stand-in scanner logged about each run: the image it scanned and the credentials it was given. */
+async function scannerCalls(): Promise<Array<{ image: string; credentials: object }>> {
+  return (await readFile(join(dir, 'standin.log'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map(line => JSON.parse(line))
+    .map(call => ({
+      image: call.argv.find((arg: string) => arg.includes('@sha256:')),
+      credentials: call.credentials
+    }))
+}
+
+/** Runs `body` with stdout captured: what core.info writes to the job log. */
+async function jobLog<T>(body: () => Promise<T>): Promise<[T, string]> {
+  const written: string[] = []
+  const write = process.stdout.write
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk))
+    return true
+  }) as typeof process.stdout.write
+  try {
+    return [await body(), written.join('')]
+  } finally {
+    process.stdout.write = write
+  }
+}
 
 describe('scan-gate in-process, stand-in trivy installed from a local server, real registry', () => {
   it('scans exactly the digest, blocks on critical and high, writes outputs, report and summary', async () => {
@@ -256,7 +300,7 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     // A later verdict (another policy) is added to the same index; the newest is found.
     const second = await gate(
       { attach: 'true', severity: 'critical', 'ignore-unfixed': 'true', fail: 'false' },
-      NOW + 60_000
+      { now: NOW + 60_000 }
     )
     const again = await findVerdict(client, ref)
     expect(again).toMatchObject({ ref: second.outputs['verdict-ref'], count: 2 })
@@ -318,10 +362,103 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
   })
 
   it('with a baseline image, only findings absent from it block (stand-in scans both)', async () => {
+    process.env.STANDIN_LOG = join(dir, 'standin.log')
     const run = await gate({ baseline: `${registry.host}/octo/multi:v1` })
     expect(run.error).toBeUndefined()
     expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
     expect(run.summary).toContain('3 findings are also in the baseline and cannot block')
     expect(run.summary).toContain(`image ${registry.host}/octo/multi@${multi.digest}`)
+    // The baseline is on the image's registry: its scan gets the same credentials.
+    const credentials = { username: 'bot', password: PASSWORD }
+    expect(await scannerCalls()).toEqual([
+      { image: pinned(), credentials },
+      { image: `${registry.host}/octo/multi@${multi.digest}`, credentials }
+    ])
+  })
+
+  it.each([
+    ['trivy', { TRIVY_SEVERITY: 'CRITICAL', TRIVY_IGNORE_UNFIXED: 'true' }],
+    ['grype', { GRYPE_ONLY_FIXED: 'true', GRYPE_CONFIG: '/nonexistent/job-grype.yaml' }]
+  ])(
+    "ignores the job's %s settings that would drop findings, and names them in the log",
+    async (scanner, settings) => {
+      // The critical finding is ignored here; the high one (no fix) is left for the scanner settings to hide.
+      await writeFile(join(workspace, '.trivyignore'), '# patched in our fork\nCVE-2024-1001\n')
+      Object.assign(process.env, settings)
+      const version = scanner === 'trivy' ? `0.69.2@sha256:${trivySum}` : `0.104.0@sha256:${grypeSum}`
+      const [run, log] = await jobLog(() => gate({ scanner, 'scanner-version': version }))
+      expect([run.outputs.decision, run.outputs.blocking]).toEqual(['fail', '1'])
+      expect((run.error as Error).message).toContain('fail (1 high finding (none allowed))')
+      // Names only: the values never reach the log line.
+      expect(log.split('\n').filter(line => line.includes('from the job'))).toEqual([
+        `${scanner} runs without ${Object.keys(settings).sort().join(', ')} from the job's environment: the gate ` +
+          'needs every finding and applies its own policy (set it with the severity, ignore-unfixed and policy inputs)'
+      ])
+    }
+  )
+})
+
+describe('registry credentials go only to the image registry', () => {
+  let other: TestRegistry
+  let imageProxy: RegistryProxy
+  let baselineProxy: RegistryProxy
+  let base: PushedImage
+
+  beforeAll(async () => {
+    other = await startRegistry()
+    base = await pushTestImage(other, 'octo/base', 'v1', { content: 'baseline\n' })
+    // Both record what they receive; the baseline's also has a token service that wants its own credentials.
+    ;[imageProxy, baselineProxy] = await Promise.all([
+      startRegistryProxy(registry),
+      startRegistryProxy(other, { bearer: { username: 'reader', password: OTHER_PASSWORD } })
+    ])
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all([imageProxy?.stop(), baselineProxy?.stop()])
+    await other?.stop()
+  })
+
+  it("a baseline on another registry gets that registry's Docker config credentials, never the inputs", async () => {
+    const dockerConfig = join(dir, 'docker')
+    await mkdir(dockerConfig)
+    await writeFile(
+      join(dockerConfig, 'config.json'),
+      JSON.stringify({
+        auths: { [baselineProxy.host]: { auth: Buffer.from(`reader:${OTHER_PASSWORD}`).toString('base64') } }
+      })
+    )
+    process.env.STANDIN_LOG = join(dir, 'standin.log')
+    const subject = `${imageProxy.host}/octo/app@${image.digest}`
+    const run = await gate(
+      { 'image-ref': subject, baseline: `${baselineProxy.host}/octo/base:v1`, attach: 'true' },
+      {
+        registry: credentials =>
+          createRegistryClient({
+            credentials,
+            ca: registry.caPem + other.caPem,
+            env: { DOCKER_CONFIG: dockerConfig },
+            retries: 0
+          })
+      }
+    )
+    // The baseline registry and its token service got only their own credentials, from the Docker config...
+    expect(baselineProxy.tokenRequests.length).toBeGreaterThan(0)
+    expect(baselineProxy.tokenRequests.map(r => r.username)).toEqual(
+      baselineProxy.tokenRequests.map(() => 'reader')
+    )
+    const sent = baselineProxy.requests.map(r => r.authorization ?? '')
+    expect(sent.filter(authorization => !/^(Bearer .+)?$/.test(authorization))).toEqual([])
+    expect(run.error).toBeUndefined()
+    expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
+    expect(run.outputs['verdict-ref']).toMatch(new RegExp(`^${imageProxy.host}/octo/app@sha256:`))
+    // ...while the image registry got the inputs' (pushing the verdict).
+    expect(imageProxy.requests.some(r => r.authorization === basic('bot', PASSWORD))).toBe(true)
+
+    // The scanner: credentials for the image's scan, none for the baseline's.
+    expect(await scannerCalls()).toEqual([
+      { image: subject, credentials: { username: 'bot', password: PASSWORD } },
+      { image: `${baselineProxy.host}/octo/base@${base.digest}`, credentials: {} }
+    ])
   })
 })

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { readInputs } from '../../src/actions/scan-gate/inputs.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
 import { mapInputs } from '../../src/lib/inputs.js'
-import { commandFor, PINNED_RELEASES, resolveRelease } from '../../src/lib/scanner/index.js'
+import { commandFor, isScannerSetting, PINNED_RELEASES, resolveRelease } from '../../src/lib/scanner/index.js'
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`
 let workspace: string
@@ -88,6 +88,24 @@ describe('scan-gate inputs', () => {
     const image = await inputs({ baseline: 'ghcr.io/o/app:production' })
     expect(image.baseline).toMatchObject({ kind: 'image', ref: { repository: 'o/app', tag: 'production' } })
   })
+
+  it("gives registry-username/password to the image's registry only; other hosts fall back to the Docker config", async () => {
+    const read = await inputs({ 'registry-username': 'bot', 'registry-password': 's3cret-Pass' })
+    expect(read.credentialsFor('ghcr.io')).toEqual({ username: 'bot', password: 's3cret-Pass' })
+    for (const host of ['docker.io', 'ghcr.io:443', 'registry.example', '127.0.0.1:5000']) {
+      expect(read.credentialsFor(host)).toBeUndefined()
+    }
+    expect((await inputs({})).credentialsFor('ghcr.io')).toBeUndefined()
+    const hub = await inputs({
+      'image-ref': `library/redis@${DIGEST}`,
+      'registry-username': 'bot',
+      'registry-password': 's3cret-Pass'
+    })
+    expect([hub.credentialsFor('docker.io'), hub.credentialsFor('ghcr.io')]).toEqual([
+      { username: 'bot', password: 's3cret-Pass' },
+      undefined
+    ])
+  })
 })
 
 describe('scanner release resolution', () => {
@@ -153,6 +171,8 @@ describe('scanner command line', () => {
       '/w/report.json',
       '--scanners',
       'vuln',
+      '--severity',
+      'UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL',
       '--image-src',
       'remote',
       '--ignorefile',
@@ -165,7 +185,15 @@ describe('scanner command line', () => {
 
   it('grype: from the registry, JSON to a file, credentials only in the environment', () => {
     const { args, env } = commandFor({ ...request, scanner: 'grype' }, '/w/report.json')
-    expect(args).toEqual([`registry:ghcr.io/o/app@${DIGEST}`, '--output', 'json', '--file', '/w/report.json'])
+    expect(args).toEqual([
+      `registry:ghcr.io/o/app@${DIGEST}`,
+      '--config',
+      '/w/empty.grype.yaml',
+      '--output',
+      'json',
+      '--file',
+      '/w/report.json'
+    ])
     expect(env).toEqual({
       GRYPE_CHECK_FOR_APP_UPDATE: 'false',
       GRYPE_REGISTRY_AUTH_AUTHORITY: 'ghcr.io',
@@ -173,5 +201,31 @@ describe('scanner command line', () => {
       GRYPE_REGISTRY_AUTH_PASSWORD: 's3cret-Pass'
     })
     expect(args.join(' ')).not.toContain('s3cret')
+  })
+
+  it('without credentials (a baseline on another registry) sets none', () => {
+    expect(commandFor({ ...request, scanner: 'trivy', credentials: undefined }, '/w/r.json').env).toEqual({})
+    expect(commandFor({ ...request, scanner: 'grype', credentials: undefined }, '/w/r.json').env).toEqual({
+      GRYPE_CHECK_FOR_APP_UPDATE: 'false'
+    })
+  })
+
+  it.each([
+    ['TRIVY_SEVERITY', true],
+    ['TRIVY_IGNORE_UNFIXED', true],
+    ['TRIVY_IGNOREFILE', true],
+    ['GRYPE_ONLY_FIXED', true],
+    ['GRYPE_CONFIG', true],
+    ['Grype_Only_Fixed', true],
+    ['DOCKER_CONFIG', false],
+    ['HOME', false],
+    ['TRIVYX', false],
+    ['MY_TRIVY_SEVERITY', false],
+    // Database mirrors and caches change no finding, and air-gapped runners need them.
+    ['TRIVY_DB_REPOSITORY', false],
+    ['TRIVY_CACHE_DIR', false],
+    ['GRYPE_DB_UPDATE_URL', false]
+  ])('%s is a scanner setting the scanner does not inherit: %s', (name, dropped) => {
+    expect(isScannerSetting(name)).toBe(dropped)
   })
 })

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
+import type { Credentials } from '../../lib/registry/index.js'
 import { parseSeverity, SEVERITIES, type Severity } from '../../lib/scanner/finding.js'
 import { SCANNERS, type ScannerName } from '../../lib/scanner/releases.js'
 
@@ -50,7 +51,11 @@ export interface GateInputs {
   scanner: ScannerName
   scannerVersion?: string
   scannerUrl?: string
-  credentials?: { username: string; password: string }
+  /**
+   * registry-username/password for `host` when it is the image's registry, else undefined (then the Docker config
+   * applies): a baseline on another registry, and its token service, never see them.
+   */
+  credentialsFor: (host: string) => Credentials | undefined
   /** Undefined: the policy file's, else high. */
   severity?: Severity
   /** Undefined: the policy file's, else false. */
@@ -108,6 +113,7 @@ export async function readInputs(source: InputSource, workspace: string): Promis
     )
   }
 
+  const credentials = username ? { username, password } : undefined
   const policyInput = read.optional('policy')
   return {
     image,
@@ -117,7 +123,7 @@ export async function readInputs(source: InputSource, workspace: string): Promis
     scanner: read.oneOf('scanner', SCANNERS, 'trivy'),
     scannerVersion: read.optional('scanner-version') || undefined,
     scannerUrl,
-    credentials: username ? { username, password } : undefined,
+    credentialsFor: host => (host === imageRef.registry ? credentials : undefined),
     severity,
     ignoreUnfixed: read.optional('ignore-unfixed') === '' ? undefined : read.boolean('ignore-unfixed', false),
     policy: policyInput ? resolve(policyInput) : undefined,

@@ -18,6 +18,7 @@ import { loadPolicy } from '../../lib/policy/load.js'
 import {
   createRegistryClient,
   platformManifests,
+  type CredentialsResolver,
   type RegistryClient,
   type RegistryRef
 } from '../../lib/registry/index.js'
@@ -25,10 +26,10 @@ import { readReport } from '../../lib/scanner/detect.js'
 import { sha256File } from '../../lib/scanner/file-digest.js'
 import { ReportError, type ScanReport } from '../../lib/scanner/finding.js'
 import { installScanner, type InstalledScanner, type InstallOptions } from '../../lib/scanner/install.js'
-import { scanImage } from '../../lib/scanner/run.js'
+import { scanImage, type ScanLog } from '../../lib/scanner/run.js'
 import { toSarif } from '../../lib/scanner/sarif-output.js'
 import { attachVerdict, type AttachedVerdict, type Verdict } from '../../lib/verdict/index.js'
-import { readInputs, type GateInputs, type OutputName } from './inputs.js'
+import { readInputs, type OutputName } from './inputs.js'
 import { writeNormalisedReport } from './normalised-report.js'
 import { summaryOf } from './summary.js'
 
@@ -42,8 +43,8 @@ export interface Collaborators {
   inputs: InputSource
   env: NodeJS.ProcessEnv
   runner: CommandRunner
-  /** A client for the image's registry, with the action's credentials when it has them. */
-  registry(credentials: GateInputs['credentials']): GateRegistry
+  /** A client for the image's registry and a baseline's; `credentials` chooses per host (undefined: the Docker config). */
+  registry(credentials: CredentialsResolver): GateRegistry
   install(options: InstallOptions): Promise<InstalledScanner>
   setOutput(name: OutputName, value: string): void
   writeSummary(markdown: string): Promise<void>
@@ -68,6 +69,8 @@ export function defaultCollaborators(): Collaborators {
   }
 }
 
+const scanLog: ScanLog = { info: line => core.info(line), warning: line => core.warning(line) }
+
 /** The gate decided `fail` (with `fail: true`): outputs and evidence are already written. */
 export class GateFailure extends Error {
   override name = 'GateFailure'
@@ -82,7 +85,7 @@ export async function run(deps: Collaborators = defaultCollaborators()): Promise
 export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
   const inputs = await readInputs(deps.inputs, workspace)
-  const registry = deps.registry(inputs.credentials)
+  const registry = deps.registry(inputs.credentialsFor)
   const now = deps.now()
 
   const digest = inputs.imageRef.digest ?? (await registry.resolveDigest(inputs.imageRef))
@@ -139,10 +142,10 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
         binary: tool.binary,
         image: pinned,
         registry: subject.registry,
-        credentials: inputs.credentials,
+        credentials: inputs.credentialsFor(subject.registry),
         workDir: scanDir
       },
-      line => core.warning(line)
+      scanLog
     )
     report = scanned.report
     reportFile = scanned.reportPath
@@ -173,10 +176,10 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
             binary: tool.binary,
             image: baselineImage,
             registry: baseline.ref.registry,
-            credentials: inputs.credentials,
+            credentials: inputs.credentialsFor(baseline.ref.registry),
             workDir: scanDir
           },
-          line => core.warning(line)
+          scanLog
         )
       ).report
     }

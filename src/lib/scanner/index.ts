@@ -14,5 +14,12 @@ export {
 export { sha256File } from './file-digest.js'
 export { installScanner, resolveRelease, type InstalledScanner, type InstallOptions } from './install.js'
 export { PINNED_RELEASES, SCANNERS, SINGLE_SOURCE_CHECKSUMS, type ScannerName } from './releases.js'
-export { commandFor, scanImage, type ScanRequest, type ScanResult } from './run.js'
+export {
+  commandFor,
+  isScannerSetting,
+  scanImage,
+  type ScanLog,
+  type ScanRequest,
+  type ScanResult
+} from './run.js'
 export { toSarif, type SarifFinding, type SarifOptions } from './sarif-output.js'

@@ -12,6 +12,7 @@ export interface ScanRequest {
   /** `registry/repository@sha256:…`: exactly the digest, never a tag. */
   image: string
   registry: string
+  /** For `registry` only: undefined leaves the scanner to the Docker config. */
   credentials?: { username: string; password: string }
   /** A private directory: the report goes here, and the scanner runs here so no config file of the workspace applies. */
   workDir: string
@@ -23,20 +24,63 @@ export interface ScanResult {
   exitCode: number
 }
 
+export interface ScanLog {
+  info(line: string): void
+  warning(line: string): void
+}
+
+// Where the vulnerability database comes from and is cached, and how long to wait: they change no finding, and
+// air-gapped runners need them (a mirror of the database).
+const DATABASE_AND_NETWORK = new Set([
+  'TRIVY_DB_REPOSITORY',
+  'TRIVY_JAVA_DB_REPOSITORY',
+  'TRIVY_CACHE_DIR',
+  'TRIVY_TIMEOUT',
+  'TRIVY_NO_PROGRESS',
+  'GRYPE_DB_UPDATE_URL',
+  'GRYPE_DB_CACHE_DIR',
+  'GRYPE_DB_CA_CERT',
+  'GRYPE_CHECK_FOR_APP_UPDATE'
+])
+
+/**
+ * Settings Trivy and Grype read from their environment that the gate must not inherit. A job-level one
+ * (TRIVY_SEVERITY, TRIVY_IGNORE_UNFIXED, GRYPE_ONLY_FIXED, GRYPE_CONFIG, …) would drop findings before the gate
+ * sees them; only database, cache and network settings pass.
+ */
+export function isScannerSetting(name: string): boolean {
+  return /^(TRIVY|GRYPE)_/i.test(name) && !DATABASE_AND_NETWORK.has(name.toUpperCase())
+}
+
 /**
  * Runs the scanner on the image with JSON output to a file, credentials in its environment (never its command
- * line). The report decides, never the exit code: a non-zero exit with a complete report is noted and the report
- * used; without a complete report it is "scanner failed", an error and not a finding.
+ * line) and none of the job's scanner settings. The report decides, never the exit code: a non-zero exit with a
+ * complete report is noted and the report used; without a complete report it is "scanner failed", an error and
+ * not a finding.
  */
 export async function scanImage(
   runner: CommandRunner,
   request: ScanRequest,
-  warn: (line: string) => void
+  log: ScanLog
 ): Promise<ScanResult> {
   const reportPath = path.join(request.workDir, `${request.scanner}-report.json`)
   const { args, env } = commandFor(request, reportPath)
-  await fs.writeFile(path.join(request.workDir, 'empty.trivyignore'), '')
-  const result = await runner.run(request.binary, args, { cwd: request.workDir, env })
+  await fs.writeFile(path.join(request.workDir, EMPTY_FILE[request.scanner]), '')
+  const dropped = Object.keys(process.env)
+    .filter(name => isScannerSetting(name) && !Object.hasOwn(env, name))
+    .sort()
+  if (dropped.length) {
+    // Names only: values can be credentials.
+    log.info(
+      `${request.scanner} runs without ${dropped.join(', ')} from the job's environment: the gate needs every ` +
+        'finding and applies its own policy (set it with the severity, ignore-unfixed and policy inputs)'
+    )
+  }
+  const result = await runner.run(request.binary, args, {
+    cwd: request.workDir,
+    env,
+    unset: isScannerSetting
+  })
   const tail = lastLines(result, 20)
   const size = await fs.stat(reportPath).then(
     stat => stat.size,
@@ -60,12 +104,15 @@ export async function scanImage(
     throw error
   }
   if (result.exitCode !== 0) {
-    warn(
+    log.warning(
       `${request.scanner} exited with code ${result.exitCode} but wrote a complete report: the decision comes from the report`
     )
   }
   return { report, reportPath, exitCode: result.exitCode }
 }
+
+/** An empty file each scanner is pointed at instead of any ignore or config file it would find on its own. */
+const EMPTY_FILE: Record<ScannerName, string> = { trivy: 'empty.trivyignore', grype: 'empty.grype.yaml' }
 
 /** The command line and environment for a scan; exported for tests. */
 export function commandFor(
@@ -87,11 +134,14 @@ export function commandFor(
         reportPath,
         '--scanners',
         'vuln',
+        // Every severity: the gate applies its own threshold, so Trivy must not filter first.
+        '--severity',
+        'UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL',
         '--image-src',
         'remote',
         // The gate applies .trivyignore itself (with reasons and expiry), so Trivy must not drop findings first.
         '--ignorefile',
-        path.join(request.workDir, 'empty.trivyignore'),
+        path.join(request.workDir, EMPTY_FILE.trivy),
         '--no-progress',
         request.image
       ],
@@ -104,6 +154,19 @@ export function commandFor(
     env.GRYPE_REGISTRY_AUTH_USERNAME = request.credentials.username
     env.GRYPE_REGISTRY_AUTH_PASSWORD = request.credentials.password
   }
-  // `registry:` makes Grype pull from the registry instead of asking a local daemon.
-  return { args: [`registry:${request.image}`, '--output', 'json', '--file', reportPath], env }
+  // `registry:` makes Grype pull from the registry instead of asking a local daemon. An explicit config file stops
+  // Grype reading ~/.grype.yaml or $XDG_CONFIG_HOME/grype/config.yaml, whose ignore rules or only-fixed would drop
+  // findings; with it empty and no GRYPE_* inherited, Grype reports every match.
+  return {
+    args: [
+      `registry:${request.image}`,
+      '--config',
+      path.join(request.workDir, EMPTY_FILE.grype),
+      '--output',
+      'json',
+      '--file',
+      reportPath
+    ],
+    env
+  }
 }

@@ -5,6 +5,9 @@
 // image it was asked to scan. Which tool it plays is the name it is installed under.
 // STANDIN_MODE: crash (exit 3, no report), truncated (half a report, exit 1), exit-1 (full report, exit 1).
 // STANDIN_LOG: file to append {tool, argv, credentials-in-env} to, so tests see how it was called.
+// Like the real tools it filters by the settings it inherits: trivy keeps the severities listed in --severity, else
+// TRIVY_SEVERITY, and with --ignore-unfixed or TRIVY_IGNORE_UNFIXED=true drops findings without a fix; grype drops
+// those with GRYPE_ONLY_FIXED=true.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
@@ -14,8 +17,17 @@ const value = flag => {
   const at = args.indexOf(flag)
   return at >= 0 ? args[at + 1] : undefined
 }
-const findings = JSON.parse(readFileSync(new URL('./findings.json', import.meta.url), 'utf8'))
 const mode = process.env.STANDIN_MODE ?? ''
+const severities = (value('--severity') ?? process.env.TRIVY_SEVERITY)?.toUpperCase().split(',')
+const onlyFixed =
+  tool === 'trivy'
+    ? args.includes('--ignore-unfixed') || process.env.TRIVY_IGNORE_UNFIXED === 'true'
+    : process.env.GRYPE_ONLY_FIXED === 'true'
+const findings = JSON.parse(readFileSync(new URL('./findings.json', import.meta.url), 'utf8')).filter(
+  f =>
+    (tool !== 'trivy' || !severities || severities.includes(f.severity.toUpperCase())) &&
+    (!onlyFixed || f.fixed)
+)
 
 if (process.env.STANDIN_LOG) {
   const credentials =
