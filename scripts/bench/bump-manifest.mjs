@@ -110,7 +110,11 @@ try {
       `bump (push: none):     ${edit.ms.toFixed(0)} ms (exit ${edit.code}, ${changed} files pinned)`
     )
     console.log(`ratio bump / grep:     ${(edit.ms / grep.ms).toFixed(2)}x (aim <= 3x)`)
-    if (edit.code !== 0) console.log(edit.log.split('\n').slice(-10).join('\n'))
+    if (edit.code !== 0) {
+      console.log(`FAILED: the bump exited ${edit.code}; its figures mean nothing:`)
+      console.log(edit.log.split('\n').slice(-10).join('\n'))
+      process.exitCode = 1
+    }
   }
 
   // 2. Concurrency against a bare repository (file://), 20 runs of the bundle at once.

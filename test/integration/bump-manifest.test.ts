@@ -291,6 +291,29 @@ describe('bump-manifest against a local GitHub (real git over HTTP with a token)
     await fs.rm(checkout, { recursive: true, force: true })
   })
 
+  it('edits a plain directory (not a git checkout) with push: none', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plain-'))
+    await fs.mkdir(path.join(dir, 'apps'))
+    await fs.writeFile(path.join(dir, 'apps', 'prod.yaml'), FILES['apps/web/prod.yaml'])
+    const { outputs } = await bump({
+      image: 'ghcr.io/octo/web',
+      digest: D1,
+      paths: 'apps',
+      path: dir,
+      push: 'none',
+      repository: ''
+    })
+    expect(outputs).toMatchObject({ changed: 'true', 'commit-sha': '' })
+    const after = await fs.readFile(path.join(dir, 'apps', 'prod.yaml'), 'utf8')
+    expect(changedLines(FILES['apps/web/prod.yaml'], after)).toEqual([
+      [
+        '          image: ghcr.io/octo/web:1.0.0 # bumped by CI',
+        `          image: ghcr.io/octo/web@${D1} # bumped by CI`
+      ]
+    ])
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+
   it('refuses a checkout with uncommitted changes, or of another repository, and changes nothing', async () => {
     const checkout = await fs.mkdtemp(path.join(os.tmpdir(), 'dirty-'))
     const basic = Buffer.from(`x-access-token:${token}`).toString('base64')

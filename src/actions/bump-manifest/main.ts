@@ -161,15 +161,19 @@ async function useCheckout(
   dir: string
 ): Promise<WorkingTree> {
   const plain = createGit({ runner: deps.runner, cwd: dir, serverUrl })
-  const origin = await plain.originRepository(serverUrl)
+  // With push: none the directory need not be a git checkout at all: only its files are edited.
+  const origin =
+    inputs.push === 'none'
+      ? await plain.originRepository(serverUrl).catch(() => undefined)
+      : await plain.originRepository(serverUrl)
   if (inputs.repository && origin && inputs.repository.toLowerCase() !== origin.toLowerCase()) {
     throw new ConfigurationError(
       `input 'repository' is ${inputs.repository} but the checkout at ${dir} is a clone of ${origin}: ` +
         "leave 'repository' empty to use the checkout's, or point 'path' at a checkout of the right repository"
     )
   }
-  const repository = inputs.repository ?? origin
-  if (!repository) {
+  const repository = inputs.repository ?? origin ?? ''
+  if (!repository && inputs.push !== 'none') {
     throw new ConfigurationError(`the checkout at ${dir} has no origin on ${serverUrl}: set 'repository'`)
   }
   const persisted = await plain.hasPersistedCredentials(serverUrl)
@@ -177,8 +181,8 @@ async function useCheckout(
     ? plain
     : createGit({ runner: deps.runner, cwd: dir, token: inputs.token || undefined, serverUrl })
   const current = await git.currentBranch()
-  const branch = inputs.branch ?? current
-  if (!branch) {
+  const branch = inputs.branch ?? current ?? ''
+  if (!branch && inputs.push !== 'none') {
     throw new ConfigurationError(
       `the checkout at ${dir} is on a detached HEAD: set 'branch' to the branch to update`
     )
