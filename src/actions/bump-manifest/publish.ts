@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import { jitteredBackoff } from '../../lib/backoff.js'
 import { ConfigurationError, ExternalError } from '../../lib/errors.js'
 import type { GitCommandManager, Identity } from '../../lib/git/index.js'
 import type { GitHubApi, RepoName } from '../../lib/github/index.js'
@@ -76,8 +77,7 @@ export async function publish(request: PublishRequest): Promise<Published> {
       )
     }
     if (attempt < request.maxAttempts) {
-      const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1))
-      const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+      const delay = jitteredBackoff(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS)
       request.log?.(
         `${target} moved while committing (attempt ${attempt} of ${request.maxAttempts}); retrying in ${delay} ms`
       )

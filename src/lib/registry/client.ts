@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
+import { jitteredBackoff } from '../backoff.js'
 import { ConfigurationError, ExternalError } from '../errors.js'
 import { DOCKER_HUB, parseDigest, type ImageRef } from '../image-ref.js'
 import {
@@ -727,8 +728,7 @@ function isRetryableStatus(status: number): boolean {
 }
 
 function backoff(attempt: number): number {
-  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1))
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+  return jitteredBackoff(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS)
 }
 
 function retryAfter(value: string | undefined): number | undefined {
