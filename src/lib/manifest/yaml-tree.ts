@@ -55,23 +55,8 @@ const MERGE_ID = '<<merge>>'
 /** Parse every document of `text`; the first error of any document fails the whole file. */
 export function parseYamlFile(text: string): YamlFile | ParseFailure {
   const lines = new LineCounter()
-  let list: Document.Parsed[]
-  try {
-    // Duplicate keys are checked below in one pass; the parser's own check is quadratic in a map's size.
-    const docs = parseAllDocuments(text, {
-      lineCounter: lines,
-      merge: true,
-      prettyErrors: true,
-      uniqueKeys: false
-    })
-    list = Array.isArray(docs) ? (docs as Document.Parsed[]) : []
-  } catch (error) {
-    return { message: `the parser gave up: ${error instanceof Error ? error.message : String(error)}` }
-  }
-  for (const doc of list) {
-    const error = doc.errors[0]
-    if (error) return { line: error.linePos?.[0].line, message: error.message.split('\n')[0]! }
-  }
+  const list = parseDocuments(text, lines)
+  if (!Array.isArray(list)) return list
   const file: YamlFile = {
     text,
     docs: list,
@@ -129,6 +114,28 @@ export function parseYamlFile(text: string): YamlFile | ParseFailure {
   }
   if (single > double) file.preferredQuote = 'QUOTE_SINGLE'
   return file
+}
+
+/** The documents of `text`, or the first error of any of them. Duplicate keys are left to the caller. */
+function parseDocuments(text: string, lines: LineCounter): Document.Parsed[] | ParseFailure {
+  let list: Document.Parsed[]
+  try {
+    // The parser's own duplicate-key check is quadratic in a map's size; callers check in one pass.
+    const docs = parseAllDocuments(text, {
+      lineCounter: lines,
+      merge: true,
+      prettyErrors: true,
+      uniqueKeys: false
+    })
+    list = Array.isArray(docs) ? (docs as Document.Parsed[]) : []
+  } catch (error) {
+    return { message: `the parser gave up: ${error instanceof Error ? error.message : String(error)}` }
+  }
+  for (const doc of list) {
+    const error = doc.errors[0]
+    if (error) return { line: error.linePos?.[0].line, message: error.message.split('\n')[0]! }
+  }
+  return list
 }
 
 /** The path from the document's root to `node`. */
@@ -301,7 +308,8 @@ export function plainOf(value: string | Record<string, string> | Array<Record<st
   return { map: new Map(Object.entries(value).map(([k, v]) => [stringKeyId(k), plainOf(v)])) }
 }
 
-function toPlain(node: unknown, text: string): Plain {
+/** The plain form of a node; the offset of each duplicate map key (merge keys aside) goes to `duplicates`. */
+function toPlain(node: unknown, text: string, duplicates: number[] = []): Plain {
   const meta = (n: { tag?: string; anchor?: string }) => ({
     ...(n.tag ? { tag: n.tag } : {}),
     ...(n.anchor ? { anchor: n.anchor } : {})
@@ -310,10 +318,14 @@ function toPlain(node: unknown, text: string): Plain {
   if (isScalar(node)) return { scalar: node.value, ...meta(node) }
   if (isMap(node)) {
     const map = new Map<string, Plain>()
-    for (const pair of node.items) map.set(keyId(pair.key, text), toPlain(pair.value, text))
+    for (const pair of node.items) {
+      const id = keyId(pair.key, text)
+      if (map.has(id) && id !== MERGE_ID) duplicates.push((pair.key as Node | null)?.range?.[0] ?? -1)
+      map.set(id, toPlain(pair.value, text, duplicates))
+    }
     return { map, ...meta(node) }
   }
-  if (isSeq(node)) return { seq: node.items.map(item => toPlain(item, text)), ...meta(node) }
+  if (isSeq(node)) return { seq: node.items.map(item => toPlain(item, text, duplicates)), ...meta(node) }
   return { empty: true }
 }
 
@@ -326,11 +338,19 @@ export function verifyEdit(
   newText: string,
   expectations: readonly Expectation[]
 ): string | undefined {
-  const after = parseYamlFile(newText)
-  if (isParseFailure(after))
-    return `the edited text does not parse (line ${after.line ?? '?'}: ${after.message})`
-  if (after.docs.length !== before.docs.length) {
-    return `the edited text has ${after.docs.length} documents instead of ${before.docs.length}`
+  // Only the values are compared, so the re-parse skips the index parseYamlFile builds for editing.
+  const lines = new LineCounter()
+  const docs = parseDocuments(newText, lines)
+  if (!Array.isArray(docs))
+    return `the edited text does not parse (line ${docs.line ?? '?'}: ${docs.message})`
+  const duplicates: number[] = []
+  const actual = docs.map(doc => toPlain(doc.contents, newText, duplicates))
+  if (duplicates.length > 0) {
+    const line = duplicates[0]! < 0 ? '?' : lines.linePos(duplicates[0]!).line
+    return `the edited text does not parse (line ${line}: map keys must be unique)`
+  }
+  if (actual.length !== before.docs.length) {
+    return `the edited text has ${actual.length} documents instead of ${before.docs.length}`
   }
   const expected = before.docs.map(doc => toPlain(doc.contents, before.text))
   for (const expectation of expectations) {
@@ -338,7 +358,7 @@ export function verifyEdit(
     if (problem) return problem
   }
   for (let i = 0; i < expected.length; i++) {
-    if (!isDeepStrictEqual(expected[i], toPlain(after.docs[i]!.contents, newText))) {
+    if (!isDeepStrictEqual(expected[i], actual[i])) {
       return `document ${i + 1} does not read back as intended`
     }
   }
