@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { runAction, type ActionResult } from '../support/action-runner.js'
+import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
 import { BUILDAH_ENV, trustForContainers } from '../support/builders.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
@@ -43,14 +43,6 @@ afterAll(async () => {
   await registry?.stop()
   await fs.rm(workspace, { recursive: true, force: true })
 })
-
-/** Standard output without the `::add-mask::` commands, which necessarily carry the secret to the runner. */
-function withoutMaskCommands(stdout: string): string {
-  return stdout
-    .split('\n')
-    .filter(line => !line.startsWith('::add-mask::'))
-    .join('\n')
-}
 
 async function action(inputs: Record<string, string>): Promise<ActionResult> {
   const result = await runAction({
@@ -104,14 +96,7 @@ describe('build-and-digest bundle, run as the runner runs it', () => {
     expect(result.summary).toContain(inspected.Digest)
     // The password was masked, and never printed in clear anywhere.
     expect(result.secrets).toContain(PASSWORD)
-    for (const text of [
-      withoutMaskCommands(result.stdout),
-      result.stderr,
-      result.summary,
-      JSON.stringify(result.outputs)
-    ]) {
-      expect(text).not.toContain(PASSWORD)
-    }
+    for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
   })
 
   it('rebuilding the same commit gives the same labels', async () => {
@@ -157,6 +142,6 @@ describe('build-and-digest bundle, run as the runner runs it', () => {
     expect(error?.message).toContain(`registry ${registry.host}`)
     expect(error?.message).toContain('401')
     expect(result.secrets).toContain('not-the-Password-88')
-    expect(withoutMaskCommands(result.stdout) + result.stderr).not.toContain('not-the-Password-88')
+    for (const text of shownText(result)) expect(text).not.toContain('not-the-Password-88')
   })
 })

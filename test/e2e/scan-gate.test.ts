@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
 import { findVerdict } from '../../src/lib/verdict/index.js'
-import { runAction, type ActionResult } from '../support/action-runner.js'
+import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
 import { pushTestImage, startRegistry, type PushedImage, type TestRegistry } from '../support/registry.js'
 import { sarifValidator } from '../support/scanner/sarif-schema.js'
 import {
@@ -63,11 +63,6 @@ async function gate(
 
 const errors = (result: ActionResult) =>
   result.annotations.filter(a => a.level === 'error').map(a => a.message)
-const withoutMaskCommands = (stdout: string) =>
-  stdout
-    .split('\n')
-    .filter(line => !line.startsWith('::add-mask::'))
-    .join('\n')
 
 describe('scan-gate bundle, run as the runner runs it', () => {
   it('installs the stand-in trivy from a mirror, blocks, attaches the verdict, and never shows the password', async () => {
@@ -105,14 +100,7 @@ describe('scan-gate bundle, run as the runner runs it', () => {
     expect(found?.verdict).toMatchObject({ decision: 'fail', blocking: 2, subject: { digest: image.digest } })
 
     expect(result.secrets).toContain(PASSWORD)
-    for (const text of [
-      withoutMaskCommands(result.stdout),
-      result.stderr,
-      result.summary,
-      JSON.stringify(result.outputs)
-    ]) {
-      expect(text).not.toContain(PASSWORD)
-    }
+    for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
   })
 
   it("scans with every finding whatever the job's TRIVY_* settings, naming (not showing) the ones it dropped", async () => {

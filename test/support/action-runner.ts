@@ -678,3 +678,15 @@ function stringField(record: Record<string, unknown>, key: string, file: string)
   if (value === undefined || value === '') throw new Error(`${file}: ${key} is required`)
   return value
 }
+
+/**
+ * Everything a run shows a reader or a later step — stdout without the `::add-mask::` commands (which must carry the
+ * secret to the runner), stderr, the job summary and the outputs — for tests that assert a secret appears nowhere.
+ */
+export function shownText(result: Pick<ActionResult, 'stdout' | 'stderr' | 'summary' | 'outputs'>): string[] {
+  const stdout = result.stdout
+    .split('\n')
+    .filter(line => !line.startsWith('::add-mask::'))
+    .join('\n')
+  return [stdout, result.stderr, result.summary, JSON.stringify(result.outputs)]
+}
