@@ -1,5 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { getOctokit } from '@actions/github'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { runAction, type ActionResult } from '../support/action-runner.js'
 import { startGitHub, type LocalGitHub } from '../support/github/index.js'
 
@@ -108,6 +111,40 @@ describe('bump-manifest bundle, run as the runner runs it', () => {
     expect(result.exitCode).toBe(0)
     expect(result.outputs).toMatchObject({ changed: 'false', 'commit-sha': '' })
     expect(result.summary).toContain('Already pinned')
+  })
+
+  it('walks a large checkout on a worker thread while the main thread parses', async () => {
+    const checkout = await mkdtemp(path.join(os.tmpdir(), 'large-checkout-'))
+    try {
+      for (let i = 0; i < 5000; i++) {
+        const dir = path.join(checkout, 'apps', `team-${i % 40}`, `svc-${i}`)
+        await mkdir(dir, { recursive: true })
+        await writeFile(path.join(dir, 'pod.yaml'), pod(i % 100 === 0 ? 7 : 1000 + i))
+      }
+      const result = await runAction({
+        actionDir: 'actions/bump-manifest',
+        inputs: {
+          image: 'ghcr.io/octo/svc-7',
+          digest: digest(7),
+          path: checkout,
+          paths: 'apps',
+          push: 'none'
+        },
+        context: { repository: 'octo/app' },
+        timeoutMs: 120_000
+      })
+      results.push(result)
+      expect(result.exitCode).toBe(0)
+      expect(JSON.parse(result.outputs.changes!)).toHaveLength(50)
+      const threads = os.availableParallelism() > 1 ? 2 : 1
+      expect(result.stdout).toContain(
+        `Searched 5000 file(s) under apps: 50 mentioned the image (${threads} thread(s))`
+      )
+      const pinned = await readFile(path.join(checkout, 'apps', 'team-0', 'svc-0', 'pod.yaml'), 'utf8')
+      expect(pinned).toBe(pod(7).replace('ghcr.io/octo/svc-7:1.0.0', `ghcr.io/octo/svc-7@${digest(7)}`))
+    } finally {
+      await rm(checkout, { recursive: true, force: true })
+    }
   })
 
   it('fails with an annotation for a bad path', async () => {

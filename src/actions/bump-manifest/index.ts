@@ -1,3 +1,5 @@
-import { run } from './main.js'
+// First, so that the walk worker starts while the rest of the action loads.
+import { walkWorker } from './walk-worker-start.js'
+import { defaultCollaborators, run } from './main.js'
 
-await run()
+await run(defaultCollaborators(walkWorker))

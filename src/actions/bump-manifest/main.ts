@@ -8,7 +8,13 @@ import { createGit, type GitCommandManager } from '../../lib/git/index.js'
 import { createGitHubApi, parseRepoName, type GitHubApi } from '../../lib/github/index.js'
 import { runAction, writeJobSummary } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
-import { pinTree, type FileError, type PinRequest, type PinTreeResult } from '../../lib/manifest/index.js'
+import {
+  pinTree,
+  type FileError,
+  type PinRequest,
+  type PinTreeResult,
+  type WalkWorkerSource
+} from '../../lib/manifest/index.js'
 import { cell, code, table } from '../../lib/summary.js'
 import { commitMessage, sourceContext } from './commit-message.js'
 import { readInputs, type BumpInputs, type OutputName } from './inputs.js'
@@ -22,16 +28,19 @@ export interface Collaborators {
   setOutput(name: OutputName, value: string): void
   writeSummary(markdown: string): Promise<void>
   sleep?: (ms: number) => Promise<void>
+  /** Worker threads that walk large trees while the main thread parses; without them one thread does all. */
+  walkWorker?: WalkWorkerSource
 }
 
-export function defaultCollaborators(): Collaborators {
+export function defaultCollaborators(walkWorker?: WalkWorkerSource): Collaborators {
   return {
     inputs: runnerInputs,
     env: process.env,
     runner: createCommandRunner(),
     github: (token, apiUrl) => createGitHubApi({ token, apiUrl, userAgent: 'digest-delivery/bump-manifest' }),
     setOutput: (name, value) => core.setOutput(name, value),
-    writeSummary: writeJobSummary
+    writeSummary: writeJobSummary,
+    walkWorker
   }
 }
 
@@ -69,7 +78,13 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
     }
     let result: PinTreeResult | undefined
     const apply = async (): Promise<string[]> => {
-      result = await pinTree({ root: cwd, paths: inputs.paths, request, write: true })
+      result = await pinTree({
+        root: cwd,
+        paths: inputs.paths,
+        request,
+        write: true,
+        worker: deps.walkWorker
+      })
       checkResult(result, inputs)
       return result.edited.map(file => file.file)
     }
@@ -103,6 +118,10 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
       })
     }
     const final = result as PinTreeResult
+    core.info(
+      `Searched ${final.searched} file(s) under ${inputs.paths.join(', ')}: ${final.parsed} mentioned the image ` +
+        `(${final.threads} thread(s))`
+    )
     // A dry run on a temporary clone leaves nothing behind: the diff in the summary is its result.
     const diff = tempDir && inputs.push === 'none' && published.changed ? await dryRunDiff(git) : undefined
     setOutputs(deps, repository, final, published)

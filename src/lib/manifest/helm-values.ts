@@ -1,14 +1,8 @@
-import path from 'node:path'
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml'
 import { blockFields, pinImageBlock, pinReference } from './rules.js'
 import type { EditSession } from './session.js'
 import type { HelmPathStep } from './target.js'
 import { dig, getValue, resolveNode, stringValue } from './yaml-tree.js'
-
-/** values.yaml, values-prod.yaml, prod.values.yml, …: every document is Helm values. */
-export function isValuesFile(file: string): boolean {
-  return /^(?:.*[._-])?values(?:[._-].*)?\.ya?ml$/i.test(path.basename(file))
-}
 
 /**
  * The Helm values inside a Kubernetes object: a Flux HelmRelease's `spec.values`, an Argo CD Application's

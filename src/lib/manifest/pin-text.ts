@@ -1,5 +1,6 @@
 import { isScalar } from 'yaml'
-import { embeddedValues, isValuesFile, pinHelmValues } from './helm-values.js'
+import { isValuesFile } from './files.js'
+import { embeddedValues, pinHelmValues } from './helm-values.js'
 import {
   addImagesEntries,
   isFluxKustomization,
@@ -43,7 +44,7 @@ export function pinText(
   } catch (error) {
     return refuse(`overlaps another (${String(error)})`)
   }
-  const problem = verifyEdit(session.yaml, edited, session.expectations)
+  const problem = verifyEdit(session.yaml, edited, session.splices, session.expectations)
   if (problem) return refuse(`would not read back as intended: ${problem}`)
   const newLine = lineLookup(edited)
   const splices = session.splices

@@ -1,32 +1,16 @@
 import { randomBytes } from 'node:crypto'
-import {
-  closeSync,
-  fstatSync,
-  openSync,
-  promises as fs,
-  readdirSync,
-  readFileSync,
-  readSync,
-  realpathSync,
-  statSync,
-  type Stats
-} from 'node:fs'
+import { chmodSync, promises as fs, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError, errorMessage, ExternalError } from '../errors.js'
 import { parseImageRef } from '../image-ref.js'
+import { readText, type Candidate } from './files.js'
 import { globDepth, globToRegExp, hasGlob, staticPrefix } from './glob.js'
-import { isValuesFile } from './helm-values.js'
 import { analyseText, pinText } from './pin-text.js'
 import { EditSession } from './session.js'
 import { preparePin, type PinTarget } from './target.js'
-import type {
-  FileError,
-  ImagesEntryToAdd,
-  PinTextResult,
-  PinTreeOptions,
-  PinTreeResult,
-  Previous
-} from './types.js'
+import type { ImagesEntryToAdd, PinTextResult, PinTreeOptions, PinTreeResult, Previous } from './types.js'
+import { Walk, isUnder, relative } from './walk.js'
+import { readOne, WalkWorker, type Mention, type ReadTally } from './workers.js'
 import { isParseFailure, parseYamlFile, stringValue, dig } from './yaml-tree.js'
 
 /** The default per-file size limit: larger files are reported, not read. */
@@ -37,18 +21,6 @@ const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomi
 const MAX_BASE_DIRS = 200
 const MAX_BASE_FILES = 2000
 
-/** A file to search: its real path, and its path relative to the root with '/' separators. */
-interface Candidate {
-  real: string
-  rel: string
-}
-
-interface Walk {
-  root: string
-  files: Map<string, Candidate>
-  visitedDirs: Set<string>
-}
-
 /**
  * Pin the image in every file under `paths` of the repository at `root`. Throws ConfigurationError for a bad
  * request or a path (or symlink) leading outside the repository; everything about single files is in the result.
@@ -57,39 +29,48 @@ interface Walk {
 export async function pinTree(options: PinTreeOptions): Promise<PinTreeResult> {
   const target = preparePin(options.request)
   const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
+  const worker = options.worker?.()
+  try {
+    return await pinFiles(options, target, maxBytes, worker)
+  } finally {
+    worker?.stop()
+  }
+}
+
+async function pinFiles(
+  options: PinTreeOptions,
+  target: PinTarget,
+  maxBytes: number,
+  worker: WalkWorker | undefined
+): Promise<PinTreeResult> {
   const root = await realRoot(options.root)
   const named = await resolvePaths(root, options.paths)
-  const walk: Walk = { root, files: new Map(), visitedDirs: new Set() }
-  for (const entry of named) {
-    if (entry.isDirectory) walkDirectory(walk, entry.real)
-    else addCandidate(walk, entry.real)
+  const results = new Map<string, { candidate: Candidate; edited: boolean; result: PinTextResult }>()
+  const pin = ({ candidate, text }: Mention): void => {
+    if (results.has(candidate.real)) return
+    const result = pinText(text, candidate.rel, options.request)
+    results.set(candidate.real, { candidate, edited: result.text !== text, result })
   }
-  const candidates = [...walk.files.values()].sort((a, b) => compare(a.rel, b.rel))
-
-  const results = new Map<string, { candidate: Candidate; original: string; result: PinTextResult }>()
-  const errors: FileError[] = []
-  let searched = 0
-  for (const candidate of candidates) {
-    const bytes = readBytes(candidate, maxBytes, target)
-    if (bytes !== 'skip' && !Buffer.isBuffer(bytes)) {
-      errors.push(bytes)
-      continue
+  // Each file is read, and pinned if it may mention the image, as the walk finds it.
+  const tally: ReadTally = { searched: 0, errors: [] }
+  const visit = (candidate: Candidate): void => readOne(candidate, target, maxBytes, tally, pin)
+  const walk = Walk.of(root, visit)
+  for (const entry of named) if (!entry.isDirectory) walk.addFile(entry.real)
+  for (const entry of [...named].reverse()) if (entry.isDirectory) walk.addDirectory(entry.real)
+  // Once the worker is ready it walks on while this thread parses what it sends.
+  let threads = 1
+  if (!walk.run(worker ? () => worker.isReady() : undefined)) {
+    const state = walk.state()
+    const handed = await worker!.takeOver(state, options.request, maxBytes, pin)
+    if (handed) {
+      threads = 2
+      tally.searched += handed.searched
+      tally.errors.push(...handed.errors)
+    } else {
+      new Walk(state, visit).run()
     }
-    searched++
-    if (bytes === 'skip') continue
-    // The prefilter runs on bytes: only the few files that may mention the image are decoded and parsed.
-    if (!mayMention(bytes, candidate.rel, target)) continue
-    const read = decode(candidate, bytes)
-    if ('kind' in read) {
-      errors.push(read)
-      continue
-    }
-    results.set(candidate.real, {
-      candidate,
-      original: read.text,
-      result: pinText(read.text, candidate.rel, options.request)
-    })
   }
+  const { searched, errors } = tally
   const parsed = results.size
 
   // An overlay named in `paths` with no reference of its own gets an `images:` entry (never an edit of its base).
@@ -112,17 +93,14 @@ export async function pinTree(options: PinTreeOptions): Promise<PinTreeResult> {
       if (!errors.some(e => e.file === read.file)) errors.push(read)
       continue
     }
-    results.set(kustomization, {
-      candidate,
-      original: read.text,
-      result: pinText(read.text, candidate.rel, options.request, { addImagesEntries: entries })
-    })
+    const result = pinText(read.text, candidate.rel, options.request, { addImagesEntries: entries })
+    results.set(kustomization, { candidate, edited: result.text !== read.text, result })
   }
 
   const ordered = [...results.values()].sort((a, b) => compare(a.candidate.rel, b.candidate.rel))
-  const edited = ordered.filter(({ result, original }) => result.text !== original)
+  const edited = ordered.filter(file => file.edited)
   if (options.write) {
-    for (const { candidate, result } of edited) await writeAtomically(candidate, result.text)
+    for (const { candidate, result } of edited) writeAtomically(candidate, result.text)
   }
   const all = ordered.map(r => r.result)
   return {
@@ -134,18 +112,9 @@ export async function pinTree(options: PinTreeOptions): Promise<PinTreeResult> {
     edited: edited.map(({ candidate, result }) => ({ file: candidate.rel, text: result.text })),
     searched,
     parsed,
+    threads,
     written: Boolean(options.write) && edited.length > 0
   }
-}
-
-/** Cheap text test: could this file hold a reference the request pins? Only those are parsed. */
-export function mayMention(text: string | Buffer, file: string, target: PinTarget): boolean {
-  if (target.needles.some(needle => text.includes(needle))) return true
-  if (target.policy && text.includes('$imagepolicy') && text.includes(target.policy.name)) return true
-  if (target.helmPaths.length === 0) return false
-  return (
-    isValuesFile(file) || ['HelmRelease', 'valuesObject', 'valuesInline'].some(word => text.includes(word))
-  )
 }
 
 async function realRoot(root: string): Promise<string> {
@@ -263,146 +232,18 @@ async function followLink(link: string): Promise<{ real: string; isDirectory: bo
   }
 }
 
-function followLinkSync(link: string): { real: string; isDirectory: boolean } | undefined {
-  try {
-    const real = realpathSync.native(link)
-    return { real, isDirectory: statSync(real).isDirectory() }
-  } catch {
-    return undefined // dangling: nothing to read
-  }
-}
-
-function isCandidateName(name: string): boolean {
-  return /\.ya?ml$/i.test(name) || name === 'Kustomization'
-}
-
-function addCandidate(walk: Walk, real: string): void {
-  if (!walk.files.has(real)) walk.files.set(real, { real, rel: relative(walk.root, real) })
-}
-
-function walkDirectory(walk: Walk, dir: string): void {
-  if (walk.visitedDirs.has(dir)) return
-  walk.visitedDirs.add(dir)
-  // Synchronous, like the reads: a tree of thousands of small directories walks several times faster so.
-  const entries = readdirSync(dir, { withFileTypes: true })
-  // `dir` is a real path, so joining needs no normalising.
-  const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep
-  for (const dirent of entries) {
-    if (dirent.name === '.git') continue
-    const full = prefix + dirent.name
-    if (dirent.isSymbolicLink()) {
-      const resolved = followLinkSync(full)
-      if (!resolved) continue
-      if (!resolved.isDirectory && !isCandidateName(dirent.name)) continue
-      if (!isUnder(resolved.real, walk.root)) {
-        throw new ConfigurationError(
-          `'${relative(walk.root, full)}' is a symlink that leads outside the repository (to ${resolved.real}): remove it or leave its directory out of paths`
-        )
-      }
-      if (resolved.isDirectory) walkDirectory(walk, resolved.real)
-      else addCandidate(walk, resolved.real)
-    } else if (dirent.isDirectory()) {
-      walkDirectory(walk, full)
-    } else if (dirent.isFile() && isCandidateName(dirent.name)) {
-      addCandidate(walk, full)
-    }
-  }
-}
-
-/**
- * The file's bytes; 'skip' for a file over the size limit that cannot mention the image (scanned in chunks, not
- * read whole), an error for one that may. Synchronous: thousands of small reads are faster so.
- */
-function readBytes(candidate: Candidate, maxBytes: number, target: PinTarget): Buffer | 'skip' | FileError {
-  let fd: number | undefined
-  try {
-    fd = openSync(candidate.real, 'r')
-    const { size } = fstatSync(fd)
-    if (size <= maxBytes) return readInto(fd, size)
-    if (!largeFileMayMention(fd, candidate.rel, target)) return 'skip'
-    return {
-      file: candidate.rel,
-      kind: 'too-large',
-      message: `${candidate.rel} mentions the image but is ${size} bytes, over the limit of ${maxBytes} bytes per file: it was not edited (split it, or raise the limit)`
-    }
-  } catch (error) {
-    return {
-      file: candidate.rel,
-      kind: 'unreadable',
-      message: `${candidate.rel} cannot be read: ${errorMessage(error)}`
-    }
-  } finally {
-    if (fd !== undefined) closeSync(fd)
-  }
-}
-
-let scratch = Buffer.alloc(64 * 1024)
-
-/**
- * Reads a whole file into one reused buffer: most files are only searched, never kept, so allocating a buffer per
- * file would mostly feed the garbage collector. The view is valid until the next read; callers copy what they keep.
- */
-function readInto(fd: number, size: number): Buffer {
-  if (scratch.length < size + 1) scratch = Buffer.alloc(Math.max(size + 1, scratch.length * 2))
-  let length = 0
-  for (;;) {
-    const read = readSync(fd, scratch, length, scratch.length - length, null)
-    if (read === 0) break
-    length += read
-    // The file grew while being read: fall back to a plain read of whatever it now holds.
-    if (length === scratch.length) return Buffer.concat([scratch, readFileSync(fd)])
-  }
-  return scratch.subarray(0, length)
-}
-
-function largeFileMayMention(fd: number, file: string, target: PinTarget): boolean {
-  const chunk = Buffer.alloc(1024 * 1024)
-  // Consecutive chunks overlap by more than any needle, so none is missed at a boundary.
-  const overlap = 1024
-  let position = 0
-  for (;;) {
-    const read = readSync(fd, chunk, 0, chunk.length, position)
-    if (read === 0) return false
-    if (mayMention(chunk.subarray(0, read), file, target)) return true
-    if (read < chunk.length) return false
-    position += read - overlap
-  }
-}
-
-/** The file's text; a file that is not UTF-8 is an error, since writing it back would corrupt it. */
-function decode(candidate: Candidate, bytes: Buffer): { text: string } | FileError {
-  try {
-    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) }
-  } catch {
-    return {
-      file: candidate.rel,
-      kind: 'encoding',
-      message: `${candidate.rel} is not UTF-8 text: it was not searched`
-    }
-  }
-}
-
-function readText(
-  candidate: Candidate,
-  maxBytes: number,
-  target: PinTarget
-): { text: string } | 'skip' | FileError {
-  const bytes = readBytes(candidate, maxBytes, target)
-  return Buffer.isBuffer(bytes) ? decode(candidate, bytes) : bytes
-}
-
-async function writeAtomically(candidate: Candidate, text: string): Promise<void> {
+function writeAtomically(candidate: Candidate, text: string): void {
   const temporary = path.join(
     path.dirname(candidate.real),
     `.${path.basename(candidate.real)}.${randomBytes(6).toString('hex')}.tmp`
   )
   try {
-    const { mode } = await fs.stat(candidate.real)
-    await fs.writeFile(temporary, text, { flag: 'wx', mode: mode & 0o777 })
-    await fs.chmod(temporary, mode & 0o7777)
-    await fs.rename(temporary, candidate.real)
+    const { mode } = statSync(candidate.real)
+    writeFileSync(temporary, text, { flag: 'wx', mode: mode & 0o777 })
+    chmodSync(temporary, mode & 0o7777)
+    renameSync(temporary, candidate.real)
   } catch (error) {
-    await fs.rm(temporary, { force: true })
+    rmSync(temporary, { force: true })
     throw new ExternalError(`could not write ${candidate.rel}: ${errorMessage(error)}`)
   }
 }
@@ -507,18 +348,6 @@ function nameOf(reference: string): string | undefined {
   } catch {
     return undefined
   }
-}
-
-function isUnder(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child)
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel))
-}
-
-function relative(root: string, file: string): string {
-  // The walk asks for thousands of these, nearly all for a path inside the root.
-  const prefix = root.endsWith(path.sep) ? root : root + path.sep
-  const rel = file.startsWith(prefix) ? file.slice(prefix.length) : path.relative(root, file)
-  return path.sep === '/' ? rel : rel.split(path.sep).join('/')
 }
 
 function compare(a: string, b: string): number {

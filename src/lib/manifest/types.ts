@@ -1,3 +1,5 @@
+import type { WalkWorkerSource } from './workers.js'
+
 /** What to pin: the repository to look for, the other spellings it goes by, and the reference to point it at. */
 export interface PinRequest {
   /** Repository name without tag or digest, e.g. `ghcr.io/org/app` or `redis`. */
@@ -106,6 +108,8 @@ export interface PinTreeOptions {
   write?: boolean
   /** Files larger than this are not parsed (default 5 MiB); one that mentions the image is an error. */
   maxFileBytes?: number
+  /** A worker thread to take a large tree's walk over while the main thread parses; without, one thread does all. */
+  worker?: WalkWorkerSource
 }
 
 /** A file whose text the pin changed. */
@@ -122,5 +126,7 @@ export interface PinTreeResult extends Omit<PinTextResult, 'text'> {
   searched: number
   /** Files that mentioned the image and were parsed. */
   parsed: number
+  /** Threads that walked the tree: 1, or 2 when a worker took the walk of a large tree over. */
+  threads: number
   written: boolean
 }
