@@ -1,7 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
 import { ConfigurationError } from '../../src/lib/errors.js'
 import { pinText, type PinRequest } from '../../src/lib/manifest/index.js'
-import { parseYamlFile, verifyEdit, type YamlFile } from '../../src/lib/manifest/yaml-tree.js'
+import {
+  parseYamlFile,
+  verifyEdit,
+  type Expectation,
+  type YamlFile
+} from '../../src/lib/manifest/yaml-tree.js'
 import {
   changedLines,
   DIGEST,
@@ -763,7 +768,7 @@ describe('files that do not parse', () => {
 describe('verification before anything is returned', () => {
   const before = parseYamlFile('a: 1\nb: [x, y]\n') as YamlFile
 
-  const set = [{ doc: 0, path: ['string:b', 1], op: 'set', value: 'z' }] as const
+  const set: Expectation[] = [{ doc: 0, path: ['string:b', 1], op: 'set', value: 'z' }]
   // The splice that replaces `y`, as the editors record it (with the value it must read as), and the same
   // splice without that value, which only the full re-parse can check.
   const scalarSplice = [{ start: 12, end: 13, text: 'z', value: 'z' }]

@@ -1,5 +1,4 @@
 import { isDeepStrictEqual } from 'node:util'
-import type { Splice } from './source-text.js'
 import {
   Composer,
   CST,
@@ -19,6 +18,7 @@ import {
   type YAMLMap,
   type YAMLSeq
 } from 'yaml'
+import type { Splice } from './source-text.js'
 
 /** A map key (as `keyId` spells it) or a list index. */
 export type PathStep = string | number
@@ -440,10 +440,11 @@ function withPlainEnvironment<T>(parse: () => T): T {
 /**
  * The cheap proof for the common edit, where every splice replaces one scalar value in place: the edited text is
  * lexed (not parsed) and its tokens must be the original tokens, but for each spliced scalar, whose token must be
- * the splice's text, of the same kind, reading as the intended value. The parser decides structure from token
- * kinds and from the indicators and spaces that start a line, never from a scalar's content (a scalar ends what
- * starts a line), and the composer reads a value from its own token; so equal tokens elsewhere mean equal documents
- * elsewhere. False when this cannot be shown, and the caller re-parses the whole text.
+ * the splice's text, of the same kind, reading as the intended value. The yaml parser decides structure from token
+ * kinds and from the spaces and indicators before a line's first other token, never from a scalar's content, and
+ * the composer reads a value from its own token; so equal tokens elsewhere mean equal documents elsewhere (the
+ * differential test in test/unit/manifest-verify.test.ts holds it to the full re-parse). False when this cannot be
+ * shown, and the caller re-parses the whole text.
  */
 export function scalarEditsReadBack(
   before: YamlFile,
