@@ -4,9 +4,10 @@
 import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { isScalar, type Scalar } from 'yaml'
+import { isScalar, Lexer, type Scalar } from 'yaml'
 import { applySplices, encodeScalar, type Splice } from '../../src/lib/manifest/source-text.js'
 import {
+  editedLinesMatch,
   isBlockScalar,
   isParseFailure,
   parseYamlFile,
@@ -123,6 +124,8 @@ describe('the cheap proof of scalar edits', () => {
         expect(full(engine)).toBe(true)
         engineEdits++
         if (fast(engine)) provenCheaply++
+        // Proven from the edited lines alone, not by lexing the whole edited text.
+        expect(editedLinesMatch(yaml.text, engine.edited, [engine.splice])).toBe(true)
         for (const [text, value] of HOSTILE) {
           const hostile = edit(yaml, node, text, value)
           if (fast(hostile)) expect({ text, accepted: full(hostile) }).toEqual({ text, accepted: true })
@@ -132,6 +135,39 @@ describe('the cheap proof of scalar edits', () => {
       expect(provenCheaply).toBe(engineEdits)
     }
   )
+
+  it('relies on a Lexer whose state between calls is the fields this yaml version has', () => {
+    // The edited lines are lexed from a copy of the Lexer's own fields: a yaml upgrade that keeps state elsewhere
+    // must be looked at before this list is changed.
+    expect(Object.keys(new Lexer()).sort()).toEqual([
+      'atEnd',
+      'blockScalarIndent',
+      'blockScalarKeep',
+      'buffer',
+      'flowKey',
+      'flowLevel',
+      'indentNext',
+      'indentValue',
+      'lineEndPos',
+      'next',
+      'pos'
+    ])
+  })
+
+  it('lexes only around the edit, and sees an edit that changes how the rest of the text lexes', () => {
+    const text = `a: x\nb: "y"\nc: 1\n${'d: 2\n'.repeat(40)}`
+    const good = { start: 3, end: 4, text: 'z', value: 'z' }
+    expect(editedLinesMatch(text, applySplices(text, [good]), [good])).toBe(true)
+    // A quote the edit opens is closed by the next line's: everything after lexes differently.
+    const open = { start: 3, end: 4, text: '"x', value: 'x' }
+    expect(editedLinesMatch(text, applySplices(text, [open]), [open])).toBe(false)
+    // At the end of the text, what the lexer held back is compared too.
+    const last = text.length - 2
+    const end = { start: last, end: last + 1, text: '3', value: '3' }
+    expect(editedLinesMatch(text, applySplices(text, [end]), [end])).toBe(false)
+    const endText = { start: last, end: last + 1, text: 'three', value: 'three' }
+    expect(editedLinesMatch(text, applySplices(text, [endText]), [endText])).toBe(true)
+  })
 
   it('refuses an edit whose splice is not exactly one scalar token', () => {
     const before = parseYamlFile('a: x\nb: [y, z]\n') as YamlFile
