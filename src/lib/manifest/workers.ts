@@ -5,10 +5,10 @@
  * file that may mention the image as soon as it has read it; the main thread parses those meanwhile. Parsing stays
  * on one thread, where the parser's compiled code is warm, and reading needs no parser, so the worker starts quickly.
  *
- * The main thread walks until the worker is ready, so a small tree is done before a worker could help (and an action
- * starts its worker first thing, so it is ready by the time the walk begins). A worker that
- * fails hands nothing back: the main thread walks the rest again itself, so the result never depends on the worker,
- * which only makes it faster.
+ * The main thread walks until the worker is ready, so a small tree is done before a worker could help (an action
+ * starts its worker first thing, so that it is ready by the time the walk begins). A worker that fails hands nothing
+ * back: the main thread walks the rest again itself, so the result never depends on the worker, which only makes it
+ * faster.
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads'
 import { ConfigurationError, errorMessage } from '../errors.js'
