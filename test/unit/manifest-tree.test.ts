@@ -285,6 +285,16 @@ describe('Kustomize overlays named in paths', () => {
     expect(await read('overlays/dev/kustomization.yaml')).toBe('resources:\n- ../../base\n')
   })
 
+  it('reports an overlay kustomization over the size limit, though it need not mention the image', async () => {
+    const comment = `# ${'x'.repeat(300)}\n`
+    await write({ ...base, 'overlays/dev/kustomization.yaml': `${comment}resources:\n- ../../base\n` })
+    const result = await run(['overlays/dev'], {}, { write: true, maxFileBytes: 300 })
+    expect(result.errors).toEqual([
+      expect.objectContaining({ file: 'overlays/dev/kustomization.yaml', kind: 'too-large' })
+    ])
+    expect(await read('overlays/dev/kustomization.yaml')).toBe(`${comment}resources:\n- ../../base\n`)
+  })
+
   it('adds nothing for a kustomization named as a file rather than its directory', async () => {
     await write({ ...base, 'overlays/dev/kustomization.yaml': 'resources:\n- ../../base\n' })
     const result = await run(['overlays/dev/kustomization.yaml'])

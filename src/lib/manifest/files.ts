@@ -43,10 +43,11 @@ export function mayMention(text: string | Buffer, file: string, target: PinTarge
 }
 
 /**
- * The file's bytes; 'skip' for a file over the size limit that cannot mention the image (scanned in chunks, not
- * read whole), an error for one that may. Synchronous: thousands of small reads are faster so.
+ * The file's bytes; 'skip' for a file over the size limit that cannot mention the target's image (scanned in chunks,
+ * not read whole), an error for one that may; without a target, an error for any. Synchronous: thousands of small
+ * reads are faster so.
  */
-function readBytes(candidate: Candidate, maxBytes: number, target: PinTarget): Buffer | 'skip' | FileError {
+function readBytes(candidate: Candidate, maxBytes: number, target?: PinTarget): Buffer | 'skip' | FileError {
   let fd: number | undefined
   try {
     fd = openSync(candidate.real, 'r')
@@ -56,7 +57,7 @@ function readBytes(candidate: Candidate, maxBytes: number, target: PinTarget): B
     if (first < scratch.length && first <= maxBytes) return scratch.subarray(0, first)
     const { size } = fstatSync(fd)
     if (size <= maxBytes) return readInto(fd, size)
-    if (!largeFileMayMention(fd, candidate.rel, target)) return 'skip'
+    if (target && !largeFileMayMention(fd, candidate.rel, target)) return 'skip'
     return {
       file: candidate.rel,
       kind: 'too-large',
@@ -120,12 +121,9 @@ function decode(candidate: Candidate, bytes: Buffer): { text: string } | FileErr
   }
 }
 
-/** The file's text; 'skip' for a file over the size limit that cannot mention the image. */
-export function readText(
-  candidate: Candidate,
-  maxBytes: number,
-  target: PinTarget
-): { text: string } | 'skip' | FileError {
-  const bytes = readBytes(candidate, maxBytes, target)
+/** A file's whole text, whatever it mentions (a kustomization, a base): one over the size limit is an error. */
+export function readText(candidate: Candidate, maxBytes: number): { text: string } | FileError {
+  const bytes = readBytes(candidate, maxBytes)
+  if (bytes === 'skip') throw new Error(`${candidate.rel} was skipped though no image was looked for`)
   return Buffer.isBuffer(bytes) ? decode(candidate, bytes) : bytes
 }

@@ -87,8 +87,7 @@ async function pinFiles(
     if (entries.length === 0) continue
     const candidate = { real: kustomization, rel: relative(root, kustomization) }
     // A kustomization need not mention the image, so even an oversized one is an error here.
-    const read = readText(candidate, maxBytes, { ...target, needles: [''] })
-    if (read === 'skip') continue
+    const read = readText(candidate, maxBytes)
     if ('kind' in read) {
       if (!errors.some(e => e.file === read.file)) errors.push(read)
       continue
@@ -278,8 +277,8 @@ async function entriesFromBases(
     if (seenFiles.has(file) || seenFiles.size >= MAX_BASE_FILES) return undefined
     seenFiles.add(file)
     const candidate = { real: file, rel: relative(root, file) }
-    const read = readText(candidate, maxBytes, { ...target, needles: [''] })
-    if (read === 'skip' || 'kind' in read) {
+    const read = readText(candidate, maxBytes)
+    if ('kind' in read) {
       unresolved = true
       return undefined
     }
