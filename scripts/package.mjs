@@ -1,9 +1,10 @@
 // Builds one ncc bundle per action: tsc compiles src/ once into .build/ (type-checking it), then ncc bundles
 // .build/actions/<name>/index.js → dist/<name>/index.js, two at a time.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { minify } from 'terser'
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname))
 const nccCli = path.join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
@@ -27,8 +28,8 @@ try {
   process.exit(1)
 }
 
-function ncc(entry, out) {
-  const args = [nccCli, 'build', entry, '--out', out, '--minify', '--license', 'licenses.txt', '--quiet']
+function ncc(entry, out, extra = ['--license', 'licenses.txt']) {
+  const args = [nccCli, 'build', entry, '--out', out, '--minify', ...extra, '--quiet']
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' })
     child.on('error', reject)
@@ -46,7 +47,10 @@ function ncc(entry, out) {
 async function bundle(name) {
   const out = path.join(root, 'dist', name)
   rmSync(out, { recursive: true, force: true })
-  await ncc(path.join(build, 'actions', name, 'index.js'), out)
+  const stats = path.join(build, `${name}.stats.json`)
+  await ncc(path.join(build, 'actions', name, 'index.js'), out, ['--stats-out', stats])
+  await minifyChunks(out)
+  writeLicenses(stats, path.join(out, 'licenses.txt'))
   const workers = readdirSync(path.join(root, 'src', 'actions', name)).filter(file =>
     file.endsWith('-worker.ts')
   )
@@ -65,6 +69,42 @@ async function bundle(name) {
     }
     rmSync(staging, { recursive: true })
   }
+}
+
+// A dynamic import() becomes a chunk beside the bundle (<id>.index.js), which ncc leaves unminified: minified here,
+// as ncc minifies the bundle. Their licenses are in the bundle's licenses.txt already.
+async function minifyChunks(out) {
+  for (const file of readdirSync(out).filter(file => /^\d+\.index\.js$/.test(file))) {
+    const chunk = path.join(out, file)
+    const result = await minify(readFileSync(chunk, 'utf8'), { module: true, format: { comments: false } })
+    writeFileSync(chunk, result.code)
+  }
+}
+
+// ncc writes licenses.txt once per chunk, each over the last, so a bundle with a chunk would lose its own: the
+// licenses of every package in the bundle and its chunks are gathered from ncc's list of the modules it bundled.
+function writeLicenses(statsFile, licensesFile) {
+  const packages = new Set()
+  const visit = modules => {
+    for (const module of modules ?? []) {
+      // The package is the one after the last node_modules/ (packages nest); concatenated modules list theirs.
+      const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(module.name ?? '')
+      if (match) packages.add(path.resolve(root, match[1]))
+      visit(module.modules)
+    }
+  }
+  visit(JSON.parse(readFileSync(statsFile, 'utf8')).modules)
+  const entries = new Map()
+  for (const dir of packages) {
+    const { name, license } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'))
+    const file = readdirSync(dir)
+      .sort()
+      .find(file => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(file))
+    const text = file ? readFileSync(path.join(dir, file), 'utf8').trim() : ''
+    entries.set(`${name}\n${text}`, `${name}\n${license ?? ''}\n${text}\n`)
+  }
+  const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, entry]) => entry)
+  writeFileSync(licensesFile, sorted.join('\n'))
 }
 
 const queue = [...names]

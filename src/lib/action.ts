@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import * as workflow from './workflow-commands.js'
 import { errorMessage } from './errors.js'
 
 /** Runs an action's work: every failure, of any kind (a non-Error throw too), ends in one `setFailed`. */
@@ -6,11 +6,6 @@ export async function runAction(work: () => Promise<unknown>): Promise<void> {
   try {
     await work()
   } catch (error) {
-    core.setFailed(errorMessage(error))
+    workflow.setFailed(errorMessage(error))
   }
-}
-
-/** Appends Markdown to the step's job summary. */
-export async function writeJobSummary(markdown: string): Promise<void> {
-  await core.summary.addRaw(markdown).write()
 }

@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import * as workflow from '../../lib/workflow-commands.js'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -6,7 +6,7 @@ import { ConfigurationError, ExternalError } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { createGit, type GitCommandManager } from '../../lib/git/index.js'
 import { createGitHubApi, parseRepoName, type GitHubApi } from '../../lib/github/index.js'
-import { runAction, writeJobSummary } from '../../lib/action.js'
+import { runAction } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import {
   pinTree,
@@ -38,8 +38,8 @@ export function defaultCollaborators(walkWorker?: WalkWorkerSource): Collaborato
     env: process.env,
     runner: createCommandRunner(),
     github: (token, apiUrl) => createGitHubApi({ token, apiUrl, userAgent: 'digest-delivery/bump-manifest' }),
-    setOutput: (name, value) => core.setOutput(name, value),
-    writeSummary: writeJobSummary,
+    setOutput: (name, value) => workflow.setOutput(name, value),
+    writeSummary: workflow.appendSummary,
     walkWorker
   }
 }
@@ -114,11 +114,11 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
         maxAttempts: inputs.maxAttempts,
         apply,
         sleep: deps.sleep,
-        log: line => core.info(line)
+        log: line => workflow.info(line)
       })
     }
     const final = result as PinTreeResult
-    core.info(
+    workflow.info(
       `Searched ${final.searched} file(s) under ${inputs.paths.join(', ')}: ${final.parsed} mentioned the image ` +
         `(${final.threads} thread(s))`
     )
@@ -126,7 +126,7 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
     const diff = tempDir && inputs.push === 'none' && published.changed ? await dryRunDiff(git) : undefined
     setOutputs(deps, repository, final, published)
     await deps.writeSummary(summaryOf(inputs, repository, final, published, serverUrl, diff))
-    core.info(
+    workflow.info(
       published.changed
         ? `${final.changes.length} reference(s) pinned to ${inputs.digest}` +
             (published.commitSha
@@ -180,11 +180,15 @@ async function useCheckout(
   dir: string
 ): Promise<WorkingTree> {
   const plain = createGit({ runner: deps.runner, cwd: dir, serverUrl })
-  // With push: none the directory need not be a git checkout at all: only its files are edited.
-  const origin =
+  // Three independent local reads, run at once. With push: none the directory need not be a git checkout at all:
+  // only its files are edited.
+  const [origin, persisted, current] = await Promise.all([
     inputs.push === 'none'
-      ? await plain.originRepository(serverUrl).catch(() => undefined)
-      : await plain.originRepository(serverUrl)
+      ? plain.originRepository(serverUrl).catch(() => undefined)
+      : plain.originRepository(serverUrl),
+    plain.hasPersistedCredentials(serverUrl),
+    plain.currentBranch()
+  ])
   if (inputs.repository && origin && inputs.repository.toLowerCase() !== origin.toLowerCase()) {
     throw new ConfigurationError(
       `input 'repository' is ${inputs.repository} but the checkout at ${dir} is a clone of ${origin}: ` +
@@ -195,11 +199,9 @@ async function useCheckout(
   if (!repository && inputs.push !== 'none') {
     throw new ConfigurationError(`the checkout at ${dir} has no origin on ${serverUrl}: set 'repository'`)
   }
-  const persisted = await plain.hasPersistedCredentials(serverUrl)
   const git = persisted
     ? plain
     : createGit({ runner: deps.runner, cwd: dir, token: inputs.token || undefined, serverUrl })
-  const current = await git.currentBranch()
   const branch = inputs.branch ?? current ?? ''
   if (!branch && inputs.push !== 'none') {
     throw new ConfigurationError(
@@ -226,13 +228,17 @@ async function useCheckout(
 /** Refuses partial or empty results: a file that mentions the image but could not be edited fails the run. */
 function checkResult(result: PinTreeResult, inputs: BumpInputs): void {
   for (const item of result.notManaged) {
-    core.warning(`${item.message} (not managed: ${item.reason})`, { file: item.file, startLine: item.line })
+    workflow.warning(`${item.message} (not managed: ${item.reason})`, {
+      file: item.file,
+      startLine: item.line
+    })
   }
   const blocking: FileError[] = []
   for (const error of result.errors) {
-    if (error.kind === 'encoding') core.warning(error.message, { file: error.file, startLine: error.line })
+    if (error.kind === 'encoding')
+      workflow.warning(error.message, { file: error.file, startLine: error.line })
     else {
-      core.error(error.message, { file: error.file, startLine: error.line })
+      workflow.error(error.message, { file: error.file, startLine: error.line })
       blocking.push(error)
     }
   }

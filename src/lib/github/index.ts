@@ -1,4 +1,4 @@
-import { getOctokit } from '@actions/github'
+import type { getOctokit } from '@actions/github'
 import { ExternalError } from '../errors.js'
 
 /** `owner/name`. */
@@ -44,10 +44,19 @@ export interface GitHubApiOptions {
   userAgent?: string
 }
 
-/** A client over @actions/github's Octokit, with retries left to the caller's loop. */
+type Octokit = ReturnType<typeof getOctokit>
+
+/**
+ * A client over @actions/github's Octokit, with retries left to the caller's loop. Octokit is loaded on the first call
+ * (a chunk of its own in the bundle): it and its HTTP client are most of an action's code, and most runs never call.
+ */
 export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
   const baseUrl = (options.apiUrl || 'https://api.github.com').replace(/\/+$/, '')
-  const octokit = getOctokit(options.token, { baseUrl, userAgent: options.userAgent ?? 'digest-delivery' })
+  let loading: Promise<Octokit> | undefined
+  const client = (): Promise<Octokit> =>
+    (loading ??= import('@actions/github').then(({ getOctokit }) =>
+      getOctokit(options.token, { baseUrl, userAgent: options.userAgent ?? 'digest-delivery' })
+    ))
   const fail = (what: string, error: unknown): never => {
     const status = (error as { status?: number }).status
     const message = (error as Error).message ?? String(error)
@@ -56,6 +65,7 @@ export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
 
   return {
     async createBranch(repo, branch, sha) {
+      const octokit = await client()
       try {
         await octokit.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha })
         return true
@@ -74,6 +84,7 @@ export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
       const mutation = `mutation ($input: CreateCommitOnBranchInput!) {
         createCommitOnBranch(input: $input) { commit { oid url } }
       }`
+      const octokit = await client()
       try {
         const result = await octokit.graphql<{
           createCommitOnBranch: { commit: { oid: string; url: string } }

@@ -565,11 +565,21 @@ function tokensMatch(
   return next === splices.length
 }
 
+/** Answers of readsAs already given: a run writes the same value into every file it pins. */
+const readings = new Map<string, boolean>()
+const MAX_READINGS = 256
+
 /** Whether a one-line scalar's source reads as the string `value` under YAML 1.1 and 1.2 alike. */
 function readsAs(source: string, value: string): boolean {
-  for (const version of ['1.1', '1.2'] as const) {
-    const doc = parseDocument(source, { version })
-    if (doc.errors.length > 0 || !isScalar(doc.contents) || doc.contents.value !== value) return false
+  const key = `${source}\n${value}`
+  let reads = readings.get(key)
+  if (reads === undefined) {
+    reads = ['1.1', '1.2'].every(version => {
+      const doc = parseDocument(source, { version: version as '1.1' | '1.2' })
+      return doc.errors.length === 0 && isScalar(doc.contents) && doc.contents.value === value
+    })
+    if (readings.size >= MAX_READINGS) readings.clear()
+    readings.set(key, reads)
   }
-  return true
+  return reads
 }
