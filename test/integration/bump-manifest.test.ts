@@ -314,6 +314,20 @@ describe('bump-manifest against a local GitHub (real git over HTTP with a token)
     await fs.rm(dir, { recursive: true, force: true })
   })
 
+  it('leaves every file as it was when one file that mentions the image cannot be edited', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plain-'))
+    await fs.mkdir(path.join(dir, 'apps'))
+    const broken = 'kind: Pod\nspec:\n  containers:\n    - image: ghcr.io/octo/web:1.0.0\n  bad: [unclosed\n'
+    await fs.writeFile(path.join(dir, 'apps', 'prod.yaml'), FILES['apps/web/prod.yaml'])
+    await fs.writeFile(path.join(dir, 'apps', 'staging.yaml'), broken)
+    await expect(
+      bump({ image: 'ghcr.io/octo/web', digest: D1, paths: 'apps', path: dir, push: 'none', repository: '' })
+    ).rejects.toThrow(/1 file\(s\) mention the image but could not be updated, so nothing was changed/)
+    expect(await fs.readFile(path.join(dir, 'apps', 'prod.yaml'), 'utf8')).toBe(FILES['apps/web/prod.yaml'])
+    expect(await fs.readFile(path.join(dir, 'apps', 'staging.yaml'), 'utf8')).toBe(broken)
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+
   it('refuses a checkout with uncommitted changes, or of another repository, and changes nothing', async () => {
     const checkout = await fs.mkdtemp(path.join(os.tmpdir(), 'dirty-'))
     const basic = Buffer.from(`x-access-token:${token}`).toString('base64')

@@ -188,6 +188,18 @@ describe('writing', () => {
     expect(await read('pod.yaml')).toBe(pod(`${APP}:v1`))
   })
 
+  it('writes nothing when the check it is given throws', async () => {
+    await write({ 'a.yaml': pod(`${APP}:v1`), 'b.yaml': pod(`${APP}:v2`) })
+    const seen: string[][] = []
+    const check = (result: { edited: Array<{ file: string }> }) => {
+      seen.push(result.edited.map(file => file.file))
+      throw new ConfigurationError('refused')
+    }
+    await expect(run(['.'], {}, { write: true, check })).rejects.toThrow('refused')
+    expect(seen).toEqual([['a.yaml', 'b.yaml']])
+    expect([await read('a.yaml'), await read('b.yaml')]).toEqual([pod(`${APP}:v1`), pod(`${APP}:v2`)])
+  })
+
   it('replaces files atomically, keeps their mode, leaves no temporary file, and is idempotent', async () => {
     await write({ 'a/pod.yaml': pod(`${APP}:v1`) })
     const file = path.join(root, 'a/pod.yaml')

@@ -78,14 +78,15 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
     }
     let result: PinTreeResult | undefined
     const apply = async (): Promise<string[]> => {
+      // A file that blocks the run fails it before anything is written, so no other file is left edited.
       result = await pinTree({
         root: cwd,
         paths: inputs.paths,
         request,
         write: true,
+        check: checked => checkResult(checked, inputs),
         worker: deps.walkWorker
       })
-      checkResult(result, inputs)
       return result.edited.map(file => file.file)
     }
 
@@ -180,14 +181,15 @@ async function useCheckout(
   dir: string
 ): Promise<WorkingTree> {
   const plain = createGit({ runner: deps.runner, cwd: dir, serverUrl })
-  // Three independent local reads, run at once. With push: none the directory need not be a git checkout at all:
-  // only its files are edited.
+  // Independent local reads, run at once, and only those this run needs: credentials matter only to a push, the
+  // current branch only when no branch is named or a direct push must start from it. With push: none the directory
+  // need not be a git checkout at all: only its files are edited.
   const [origin, persisted, current] = await Promise.all([
     inputs.push === 'none'
       ? plain.originRepository(serverUrl).catch(() => undefined)
       : plain.originRepository(serverUrl),
-    plain.hasPersistedCredentials(serverUrl),
-    plain.currentBranch()
+    inputs.push === 'none' ? false : plain.hasPersistedCredentials(serverUrl),
+    inputs.branch === undefined || inputs.push === 'direct' ? plain.currentBranch() : undefined
   ])
   if (inputs.repository && origin && inputs.repository.toLowerCase() !== origin.toLowerCase()) {
     throw new ConfigurationError(

@@ -1,4 +1,4 @@
-import { parse } from 'yaml'
+import { isScalar, parseDocument } from 'yaml'
 
 /** A replacement of `text.slice(start, end)`; an insertion has start === end. */
 export interface Splice {
@@ -101,12 +101,24 @@ export function isPlainSafe(value: string, inFlow: boolean): boolean {
   if (!/^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$/.test(value)) return false
   if (inFlow && /[,[\]{}]/.test(value)) return false
   if (/:$/.test(value)) return false
-  for (const version of ['1.1', '1.2'] as const) {
-    try {
-      if (parse(value, { version }) !== value) return false
-    } catch {
-      return false
-    }
+  return readsAs(value, value)
+}
+
+/** Answers readsAs has given: a run writes the same value into every file it pins. */
+const readings = new Map<string, boolean>()
+const MAX_READINGS = 256
+
+/** Whether a one-line scalar's source reads as the string `value` under YAML 1.1 and 1.2 alike. */
+export function readsAs(source: string, value: string): boolean {
+  const key = `${source}\n${value}`
+  let reads = readings.get(key)
+  if (reads === undefined) {
+    reads = (['1.1', '1.2'] as const).every(version => {
+      const doc = parseDocument(source, { version })
+      return doc.errors.length === 0 && isScalar(doc.contents) && doc.contents.value === value
+    })
+    if (readings.size >= MAX_READINGS) readings.clear()
+    readings.set(key, reads)
   }
-  return true
+  return reads
 }

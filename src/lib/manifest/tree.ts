@@ -98,11 +98,8 @@ async function pinFiles(
 
   const ordered = [...results.values()].sort((a, b) => compare(a.candidate.rel, b.candidate.rel))
   const edited = ordered.filter(file => file.edited)
-  if (options.write) {
-    for (const { candidate, result } of edited) writeAtomically(candidate, result.text)
-  }
   const all = ordered.map(r => r.result)
-  return {
+  const result: PinTreeResult = {
     changes: all.flatMap(r => r.changes),
     unchanged: all.flatMap(r => r.unchanged),
     notManaged: all.flatMap(r => r.notManaged),
@@ -112,8 +109,14 @@ async function pinFiles(
     searched,
     parsed,
     threads,
-    written: Boolean(options.write) && edited.length > 0
+    written: false
   }
+  options.check?.(result)
+  if (options.write) {
+    for (const { candidate, result } of edited) writeAtomically(candidate, result.text)
+    result.written = edited.length > 0
+  }
+  return result
 }
 
 async function realRoot(root: string): Promise<string> {

@@ -106,6 +106,8 @@ export interface PinTreeOptions {
   request: PinRequest
   /** Write the edited files (atomically); default false reports what would change. */
   write?: boolean
+  /** Called with the result before anything is written: what it throws is thrown, and nothing is written. */
+  check?: (result: PinTreeResult) => void
   /** Files larger than this are not parsed (default 5 MiB); one that mentions the image is an error. */
   maxFileBytes?: number
   /** A worker thread to take a large tree's walk over while the main thread parses; without, one thread does all. */

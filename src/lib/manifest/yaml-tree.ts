@@ -8,7 +8,6 @@ import {
   isSeq,
   Lexer,
   LineCounter,
-  parseDocument,
   Parser,
   type Alias,
   type Document,
@@ -18,7 +17,7 @@ import {
   type YAMLMap,
   type YAMLSeq
 } from 'yaml'
-import { applySplices, lineStart, nextLineStart, type Splice } from './source-text.js'
+import { applySplices, lineStart, nextLineStart, readsAs, type Splice } from './source-text.js'
 
 /** A map key (as `keyId` spells it) or a list index. */
 export type PathStep = string | number
@@ -563,23 +562,4 @@ function tokensMatch(
     }
   }
   return next === splices.length
-}
-
-/** Answers of readsAs already given: a run writes the same value into every file it pins. */
-const readings = new Map<string, boolean>()
-const MAX_READINGS = 256
-
-/** Whether a one-line scalar's source reads as the string `value` under YAML 1.1 and 1.2 alike. */
-function readsAs(source: string, value: string): boolean {
-  const key = `${source}\n${value}`
-  let reads = readings.get(key)
-  if (reads === undefined) {
-    reads = ['1.1', '1.2'].every(version => {
-      const doc = parseDocument(source, { version: version as '1.1' | '1.2' })
-      return doc.errors.length === 0 && isScalar(doc.contents) && doc.contents.value === value
-    })
-    if (readings.size >= MAX_READINGS) readings.clear()
-    readings.set(key, reads)
-  }
-  return reads
 }
