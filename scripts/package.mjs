@@ -100,7 +100,11 @@ function writeLicenses(statsFile, licensesFile) {
     const file = readdirSync(dir)
       .sort()
       .find(file => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(file))
-    const text = file ? readFileSync(path.join(dir, file), 'utf8').trim() : ''
+    const text = file
+      ? readFileSync(path.join(dir, file), 'utf8')
+          .replace(/^(\s*\n)+/, '')
+          .trimEnd()
+      : ''
     entries.set(`${name}\n${text}`, `${name}\n${license ?? ''}\n${text}\n`)
   }
   const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, entry]) => entry)

@@ -110,7 +110,7 @@ const MAX_READINGS = 256
 
 /** Whether a one-line scalar's source reads as the string `value` under YAML 1.1 and 1.2 alike. */
 export function readsAs(source: string, value: string): boolean {
-  const key = `${source}\n${value}`
+  const key = `${source.length}:${source}${value}`
   let reads = readings.get(key)
   if (reads === undefined) {
     reads = (['1.1', '1.2'] as const).every(version => {
