@@ -1,6 +1,6 @@
 // Benchmarks, printed as figures and ratios against a baseline measured in the same run (not timed tests).
-// Bundles: size (chunks included), and median cold start over 10 runs of `node dist/<name>/index.js` with no inputs, beside the
-// median start of an empty Node program under the same Node 24 binary.
+// Bundles: size (chunks included), and median cold start over 10 runs of `node dist/<name>/index.js` with no
+// inputs, beside the median start of an empty Node program under the same Node 24 binary.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'

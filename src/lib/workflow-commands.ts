@@ -32,14 +32,8 @@ export function setOutput(name: string, value: string): void {
     return
   }
   const delimiter = `ghadelimiter_${randomUUID()}`
-  for (const [what, text] of [
-    ['name', name],
-    ['value', value]
-  ]) {
-    if (text!.includes(delimiter)) {
-      throw new Error(`Unexpected input: ${what} should not contain the delimiter "${delimiter}"`)
-    }
-  }
+  const clash = name.includes(delimiter) ? 'name' : value.includes(delimiter) ? 'value' : undefined
+  if (clash) throw new Error(`Unexpected input: ${clash} should not contain the delimiter "${delimiter}"`)
   if (!existsSync(file)) throw new Error(`Missing file at path: ${file}`)
   appendFileSync(file, `${name}<<${delimiter}${EOL}${value}${EOL}${delimiter}${EOL}`, { encoding: 'utf8' })
 }
