@@ -40,8 +40,6 @@ export interface NodeInfo {
 export interface YamlFile {
   text: string
   docs: Document.Parsed[]
-  /** The lexical tokens the documents were parsed from, kept to check scalar edits cheaply. */
-  tokens: readonly string[]
   lines: LineCounter
   info: Map<Node, NodeInfo>
   /** Each alias and the node it names (the last anchor of that name before it). */
@@ -61,91 +59,120 @@ const MERGE_ID = '<<merge>>'
 /** Parse every document of `text`; the first error of any document fails the whole file. */
 export function parseYamlFile(text: string): YamlFile | ParseFailure {
   const lines = new LineCounter()
-  const parsed = parseDocuments(text, lines)
-  if ('message' in parsed) return parsed
-  const { docs: list, tokens } = parsed
+  const docs = parseDocuments(text, lines)
+  if (!Array.isArray(docs)) return docs
   const file: YamlFile = {
     text,
-    docs: list,
-    tokens,
+    docs,
     lines,
     info: new Map(),
     aliases: new Map(),
     preferredQuote: 'QUOTE_DOUBLE'
   }
-  let single = 0
-  let double = 0
-  for (const [index, doc] of list.entries()) {
-    const anchors = new Map<string, Node>()
-    // Depth-first in document order (an alias names the last anchor before it), without recursion.
-    const stack: Array<[unknown, NodeInfo]> = [[doc.contents, { doc: index, inFlow: false, role: 'root' }]]
-    while (stack.length > 0) {
-      const [node, info] = stack.pop()!
-      if (isAlias(node)) {
-        file.aliases.set(node, anchors.get(node.source))
-        file.info.set(node, info)
-        continue
-      }
-      if (!isScalar(node) && !isMap(node) && !isSeq(node)) continue
-      file.info.set(node, info)
-      if (node.anchor) anchors.set(node.anchor, node)
-      if (isScalar(node)) {
-        if (node.type === 'QUOTE_SINGLE') single++
-        if (node.type === 'QUOTE_DOUBLE') double++
-        continue
-      }
-      const inFlow = info.inFlow || Boolean(node.flow)
-      const children: Array<[unknown, NodeInfo]> = []
-      if (isMap(node)) {
-        const ids = new Set<string>()
-        for (const pair of node.items) {
-          const id = keyId(pair.key, text)
-          if (ids.has(id) && id !== MERGE_ID) {
-            const at = (pair.key as Node | null)?.range?.[0]
-            return {
-              line: at === undefined ? undefined : lines.linePos(at).line,
-              message: 'map keys must be unique'
-            }
-          }
-          ids.add(id)
-          const key = isScalar(pair.key) && typeof pair.key.value === 'string' ? pair.key.value : undefined
-          children.push([pair.key, { doc: index, step: `?${id}`, inFlow, parent: node, role: 'key' }])
-          children.push([pair.value, { doc: index, step: id, inFlow, key, parent: node, role: 'value' }])
-        }
-      } else {
-        node.items.forEach((item, i) =>
-          children.push([item, { doc: index, step: i, inFlow, parent: node, role: 'item' }])
-        )
-      }
-      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!)
-    }
+  const quotes = { single: 0, double: 0 }
+  for (let index = 0; index < docs.length; index++) {
+    const failure = indexDocument(file, index, quotes)
+    if (failure) return failure
   }
-  if (single > double) file.preferredQuote = 'QUOTE_SINGLE'
+  if (quotes.single > quotes.double) file.preferredQuote = 'QUOTE_SINGLE'
   return file
 }
 
 /**
- * The documents of `text` and the tokens they were parsed from, or the first error of any document. What the yaml
- * package's parseAllDocuments does, with the lexing done apart so that its tokens can be kept. Duplicate keys are
- * left to the caller.
+ * Record where every node of one document is, depth-first in document order (an alias names the last anchor before
+ * it), without recursion; count quoted scalars. A duplicate map key (merge keys aside) is the file's failure.
  */
-function parseDocuments(
-  text: string,
-  lines: LineCounter
-): { docs: Document.Parsed[]; tokens: readonly string[] } | ParseFailure {
+function indexDocument(
+  file: YamlFile,
+  index: number,
+  quotes: { single: number; double: number }
+): ParseFailure | undefined {
+  const anchors = new Map<string, Node>()
+  // Two stacks, node and where it is, rather than one of pairs: the loop runs for every node of every file.
+  const nodes: unknown[] = [file.docs[index]!.contents]
+  const infos: NodeInfo[] = [nodeInfo(index, undefined, false, 'root', undefined, undefined)]
+  while (nodes.length > 0) {
+    const node = nodes.pop()
+    const info = infos.pop()!
+    if (isAlias(node)) {
+      file.aliases.set(node, anchors.get(node.source))
+      file.info.set(node, info)
+      continue
+    }
+    if (!isScalar(node) && !isMap(node) && !isSeq(node)) continue
+    file.info.set(node, info)
+    if (node.anchor) anchors.set(node.anchor, node)
+    if (isScalar(node)) {
+      if (node.type === 'QUOTE_SINGLE') quotes.single++
+      else if (node.type === 'QUOTE_DOUBLE') quotes.double++
+      continue
+    }
+    const inFlow = info.inFlow || Boolean(node.flow)
+    // Children go on the stack last first, so that they come off it in document order.
+    if (isMap(node)) {
+      const ids = keyIds(file, node)
+      if (!Array.isArray(ids)) return ids
+      for (let i = node.items.length - 1; i >= 0; i--) {
+        const pair = node.items[i]!
+        const key = isScalar(pair.key) && typeof pair.key.value === 'string' ? pair.key.value : undefined
+        nodes.push(pair.value, pair.key)
+        infos.push(
+          nodeInfo(index, ids[i], inFlow, 'value', key, node),
+          nodeInfo(index, `?${ids[i]}`, inFlow, 'key', undefined, node)
+        )
+      }
+    } else {
+      for (let i = node.items.length - 1; i >= 0; i--) {
+        nodes.push(node.items[i])
+        infos.push(nodeInfo(index, i, inFlow, 'item', undefined, node))
+      }
+    }
+  }
+  return undefined
+}
+
+/** Every NodeInfo has the same fields in the same order, so code reading them meets one shape. */
+function nodeInfo(
+  doc: number,
+  step: PathStep | undefined,
+  inFlow: boolean,
+  role: NodeInfo['role'],
+  key: string | undefined,
+  parent: YAMLMap | YAMLSeq | undefined
+): NodeInfo {
+  return { doc, step, inFlow, role, key, parent }
+}
+
+/** The id of each key of `map` in order, or the failure of a duplicate key (merge keys aside), at its second use. */
+function keyIds(file: YamlFile, map: YAMLMap): string[] | ParseFailure {
+  const ids: string[] = []
+  const seen = new Set<string>()
+  for (const pair of map.items) {
+    const id = keyId(pair.key, file.text)
+    if (id !== MERGE_ID && seen.has(id)) {
+      const at = (pair.key as Node | null)?.range?.[0]
+      return {
+        line: at === undefined ? undefined : file.lines.linePos(at).line,
+        message: 'map keys must be unique'
+      }
+    }
+    seen.add(id)
+    ids.push(id)
+  }
+  return ids
+}
+
+/**
+ * The documents of `text`, or the first error of any document: the yaml package's parseAllDocuments, with the
+ * composer's options set here. Duplicate keys are left to the caller.
+ */
+function parseDocuments(text: string, lines: LineCounter): Document.Parsed[] | ParseFailure {
   let docs: Document.Parsed[]
-  let tokens: readonly string[]
   try {
-    tokens = lexTokens(text)
     const parser = new Parser(lines.addNewLine)
     // The parser's own duplicate-key check is quadratic in a map's size; callers check in one pass.
     const composer = new Composer({ merge: true, uniqueKeys: false })
-    const syntax = function* () {
-      lines.addNewLine(0)
-      for (const token of tokens) yield* parser.next(token)
-      yield* parser.end()
-    }
-    docs = withPlainEnvironment(() => Array.from(composer.compose(syntax())) as Document.Parsed[])
+    docs = withPlainEnvironment(() => Array.from(composer.compose(parser.parse(text))) as Document.Parsed[])
   } catch (error) {
     return { message: `the parser gave up: ${error instanceof Error ? error.message : String(error)}` }
   }
@@ -153,7 +180,7 @@ function parseDocuments(
     const error = doc.errors[0]
     if (error) return { line: lines.linePos(error.pos[0]).line, message: error.message.split('\n')[0]! }
   }
-  return { docs, tokens }
+  return docs
 }
 
 /** The path from the document's root to `node`. */
@@ -360,10 +387,9 @@ export function verifyEdit(
   if (scalarEditsReadBack(before, newText, splices, expectations)) return undefined
   // Only the values are compared, so the re-parse skips the index parseYamlFile builds for editing.
   const lines = new LineCounter()
-  const parsed = parseDocuments(newText, lines)
-  if ('message' in parsed)
-    return `the edited text does not parse (line ${parsed.line ?? '?'}: ${parsed.message})`
-  const docs = parsed.docs
+  const docs = parseDocuments(newText, lines)
+  if (!Array.isArray(docs))
+    return `the edited text does not parse (line ${docs.line ?? '?'}: ${docs.message})`
   const duplicates: number[] = []
   const actual = docs.map(doc => toPlain(doc.contents, newText, duplicates))
   if (duplicates.length > 0) {
@@ -465,7 +491,7 @@ export function scalarEditsReadBack(
     if (newText !== applySplices(before.text, pending)) return false
     const local = editedLinesMatch(before.text, newText, pending)
     if (local !== undefined) return local
-    return tokensMatch(before.tokens, lexTokens(newText), pending, { offset: 0, atScalar: false })
+    return tokensMatch(lexTokens(before.text), lexTokens(newText), pending, { offset: 0, atScalar: false })
   } catch {
     return false
   }
