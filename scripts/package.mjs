@@ -96,7 +96,12 @@ function writeLicenses(statsFile, licensesFile) {
   visit(JSON.parse(readFileSync(statsFile, 'utf8')).modules)
   const entries = new Map()
   for (const dir of packages) {
-    const { name, license } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'))
+    const { name, license, licenses } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'))
+    // An SPDX string, or the older {type} object and licenses array.
+    const spdx = [license ?? licenses ?? []]
+      .flat()
+      .map(l => (typeof l === 'string' ? l : l?.type))
+      .join(' OR ')
     const file = readdirSync(dir)
       .sort()
       .find(file => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(file))
@@ -105,7 +110,7 @@ function writeLicenses(statsFile, licensesFile) {
           .replace(/^(\s*\n)+/, '')
           .trimEnd()
       : ''
-    entries.set(`${name}\n${text}`, `${name}\n${license ?? ''}\n${text}\n`)
+    entries.set(`${name}\n${text}`, `${name}\n${spdx}\n${text}\n`)
   }
   const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, entry]) => entry)
   writeFileSync(licensesFile, sorted.join('\n'))
