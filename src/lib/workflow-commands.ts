@@ -87,8 +87,9 @@ export async function appendSummary(markdown: string): Promise<void> {
   await fs.appendFile(file, markdown, { encoding: 'utf8' })
 }
 
-/** The runner's names for an annotation's properties; unset ones are left out. */
+/** The runner's names for an annotation's properties (none for an empty object, as core does). */
 function annotation(properties: AnnotationProperties): Record<string, string | number | undefined> {
+  if (Object.keys(properties).length === 0) return {}
   return {
     title: properties.title,
     file: properties.file,
@@ -104,10 +105,11 @@ function issue(
   properties: Record<string, string | number | undefined>,
   message: string
 ): void {
-  // As @actions/core: a property with no value (or 0) is left out.
+  // As @actions/core: any properties at all put a space after the name; one with no value (or 0) is left out.
+  const names = Object.keys(properties)
   const set = Object.entries(properties).filter(([, value]) => Boolean(value))
   const head = set.map(([key, value]) => `${key}=${escapeProperty(String(value))}`).join(',')
-  process.stdout.write(`::${command}${head ? ` ${head}` : ''}::${escapeData(message)}${EOL}`)
+  process.stdout.write(`::${command}${names.length > 0 ? ` ${head}` : ''}::${escapeData(message)}${EOL}`)
 }
 
 function escapeData(text: string): string {

@@ -109,6 +109,7 @@ describe('workflow commands as @actions/core writes them', () => {
     ],
     ['error with a file and line', (c: Client) => c.error(awkward, { file: 'x.yaml', startLine: 7 })],
     ['error with line 0 (left out)', (c: Client) => c.error('e', { file: 'x.yaml', startLine: 0 })],
+    ['notice whose properties are all unset', (c: Client) => c.notice('n', { file: undefined })],
     ['setFailed', (c: Client) => c.setFailed(awkward)]
   ])('%s', async (_name, calls) => {
     const written = await expectSame(calls)
