@@ -28,8 +28,9 @@ try {
   process.exit(1)
 }
 
-function ncc(entry, out, extra = ['--license', 'licenses.txt']) {
-  const args = [nccCli, 'build', entry, '--out', out, '--minify', ...extra, '--quiet']
+/** Bundle `entry` into `out`, listing what it bundled in `stats` (for writeLicenses). */
+function ncc(entry, out, stats) {
+  const args = [nccCli, 'build', entry, '--out', out, '--minify', '--stats-out', stats, '--quiet']
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' })
     child.on('error', reject)
@@ -48,7 +49,7 @@ async function bundle(name) {
   const out = path.join(root, 'dist', name)
   rmSync(out, { recursive: true, force: true })
   const stats = path.join(build, `${name}.stats.json`)
-  await ncc(path.join(build, 'actions', name, 'index.js'), out, ['--stats-out', stats])
+  await ncc(path.join(build, 'actions', name, 'index.js'), out, stats)
   await minifyChunks(out)
   writeLicenses(stats, path.join(out, 'licenses.txt'))
   const workers = readdirSync(path.join(root, 'src', 'actions', name)).filter(file =>
@@ -57,16 +58,14 @@ async function bundle(name) {
   for (const file of workers) {
     const base = file.slice(0, -'.ts'.length)
     const staging = path.join(out, `.${base}`)
-    await ncc(path.join(build, 'actions', name, `${base}.js`), staging)
-    // licenses.txt is there only when the worker bundles third-party code.
-    const emitted = readdirSync(staging).filter(file => file !== 'licenses.txt')
+    const workerStats = path.join(build, `${name}.${base}.stats.json`)
+    await ncc(path.join(build, 'actions', name, `${base}.js`), staging, workerStats)
+    const emitted = readdirSync(staging)
     if (emitted.sort().join(' ') !== 'index.js package.json') {
       throw new Error(`the worker bundle ${name}/${base} emitted more than a script: ${emitted.join(' ')}`)
     }
     renameSync(path.join(staging, 'index.js'), path.join(out, `${base}.js`))
-    if (existsSync(path.join(staging, 'licenses.txt'))) {
-      renameSync(path.join(staging, 'licenses.txt'), path.join(out, `${base}.licenses.txt`))
-    }
+    writeLicenses(workerStats, path.join(out, `${base}.licenses.txt`))
     rmSync(staging, { recursive: true })
   }
 }
@@ -81,8 +80,9 @@ async function minifyChunks(out) {
   }
 }
 
-// ncc writes licenses.txt once per chunk, each over the last, so a bundle with a chunk would lose its own: the
-// licenses of every package in the bundle and its chunks are gathered from ncc's list of the modules it bundled.
+// ncc's --license writes licenses.txt once per chunk, each over the last, so a bundle with a chunk would lose its
+// own: the licenses of every package in a bundle and its chunks are gathered from ncc's list of the modules it
+// bundled, and written only when it bundled any third-party package.
 function writeLicenses(statsFile, licensesFile) {
   const packages = new Set()
   const visit = modules => {
@@ -113,7 +113,7 @@ function writeLicenses(statsFile, licensesFile) {
     entries.set(`${name}\n${text}`, `${name}\n${spdx}\n${text}\n`)
   }
   const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, entry]) => entry)
-  writeFileSync(licensesFile, sorted.join('\n'))
+  if (sorted.length > 0) writeFileSync(licensesFile, sorted.join('\n'))
 }
 
 const queue = [...names]
