@@ -1,4 +1,4 @@
-import * as workflow from './workflow-commands.js'
+import * as core from '@actions/core'
 import { errorMessage } from './errors.js'
 
 /** Runs an action's work: every failure, of any kind (a non-Error throw too), ends in one `setFailed`. */
@@ -6,6 +6,6 @@ export async function runAction(work: () => Promise<unknown>): Promise<void> {
   try {
     await work()
   } catch (error) {
-    workflow.setFailed(errorMessage(error))
+    core.setFailed(errorMessage(error))
   }
 }

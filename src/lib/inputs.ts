@@ -1,4 +1,4 @@
-import * as workflow from './workflow-commands.js'
+import * as core from '@actions/core'
 import { ConfigurationError } from './errors.js'
 
 /** Where input values come from: the runner's INPUT_* variables in production, a map in tests. */
@@ -7,7 +7,7 @@ export interface InputSource {
 }
 
 /** The runner's inputs (trimmed; empty when unset). */
-export const runnerInputs: InputSource = { get: name => workflow.getInput(name) }
+export const runnerInputs: InputSource = { get: name => core.getInput(name) }
 
 /** An input source over a plain map, for tests and for chaining actions in-process. */
 export function mapInputs(values: Record<string, string>): InputSource {
@@ -92,7 +92,7 @@ export class InputReader<Name extends string> {
   /** A secret value: registered with the runner so it is masked in every later log line. */
   secret(name: Name): string {
     const value = this.source.get(name)
-    if (value !== '') workflow.setSecret(value)
+    if (value !== '') core.setSecret(value)
     return value
   }
 }

@@ -1,3 +1,5 @@
+import * as core from '@actions/core'
+
 /** Escapes text for a Markdown table cell. */
 export function cell(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')
@@ -23,4 +25,9 @@ export function keyValueTable(rows: Array<[string, string | undefined]>): string
       .filter((row): row is [string, string] => row[1] !== undefined && row[1] !== '')
       .map(([k, v]) => [cell(k), v])
   )
+}
+
+/** Appends Markdown to the step's job summary (the runner's GITHUB_STEP_SUMMARY file). */
+export async function appendSummary(markdown: string): Promise<void> {
+  await core.summary.addRaw(markdown).write()
 }

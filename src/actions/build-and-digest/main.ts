@@ -1,4 +1,4 @@
-import * as workflow from '../../lib/workflow-commands.js'
+import * as core from '@actions/core'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -8,7 +8,7 @@ import { tryCommitTime } from '../../lib/git/commit-time.js'
 import { runAction } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import { createRegistryClient } from '../../lib/registry/index.js'
-import { code, keyValueTable } from '../../lib/summary.js'
+import { appendSummary, code, keyValueTable } from '../../lib/summary.js'
 import { confirmPush, type Confirmed, type RegistryView } from './confirm.js'
 import { readInputs, type BuildInputs, type OutputName } from './inputs.js'
 import { buildLabels, sourceUrl } from './labels.js'
@@ -33,8 +33,8 @@ export function defaultCollaborators(): Collaborators {
     runner: createCommandRunner(),
     registry: credentials =>
       createRegistryClient({ credentials, userAgent: 'digest-delivery/build-and-digest' }),
-    setOutput: (name, value) => workflow.setOutput(name, value),
-    writeSummary: workflow.appendSummary,
+    setOutput: (name, value) => core.setOutput(name, value),
+    writeSummary: appendSummary,
     now: () => Date.now()
   }
 }
@@ -62,7 +62,7 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
     deps.env.GITHUB_EVENT_PATH
   )
   if (!created) {
-    workflow.warning(
+    core.warning(
       `the time of commit ${inputs.sourceRevision} is unknown (no checkout of it in ${workspace}): ` +
         'the org.opencontainers.image.created label is left out rather than set to the wall clock'
     )
@@ -98,8 +98,8 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   setOutputs(deps, inputs, builder, labels, confirmed)
   await deps.writeSummary(summaryOf(inputs, builder, confirmed, seconds))
   if (confirmed)
-    workflow.info(`Pushed ${inputs.image}@${confirmed.digest} (confirmed by the registry for every tag)`)
-  else workflow.info(`Built ${inputs.image} without pushing: no digest is claimed (push: false)`)
+    core.info(`Pushed ${inputs.image}@${confirmed.digest} (confirmed by the registry for every tag)`)
+  else core.info(`Built ${inputs.image} without pushing: no digest is claimed (push: false)`)
 }
 
 function setOutputs(

@@ -1,4 +1,4 @@
-import * as workflow from '../../lib/workflow-commands.js'
+import * as core from '@actions/core'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -15,7 +15,7 @@ import {
   type PinTreeResult,
   type WalkWorkerSource
 } from '../../lib/manifest/index.js'
-import { cell, code, table } from '../../lib/summary.js'
+import { appendSummary, cell, code, table } from '../../lib/summary.js'
 import { commitMessage, sourceContext } from './commit-message.js'
 import { readInputs, type BumpInputs, type OutputName } from './inputs.js'
 import { publish, type Published } from './publish.js'
@@ -38,8 +38,8 @@ export function defaultCollaborators(walkWorker?: WalkWorkerSource): Collaborato
     env: process.env,
     runner: createCommandRunner(),
     github: (token, apiUrl) => createGitHubApi({ token, apiUrl, userAgent: 'digest-delivery/bump-manifest' }),
-    setOutput: (name, value) => workflow.setOutput(name, value),
-    writeSummary: workflow.appendSummary,
+    setOutput: (name, value) => core.setOutput(name, value),
+    writeSummary: appendSummary,
     walkWorker
   }
 }
@@ -115,11 +115,11 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
         maxAttempts: inputs.maxAttempts,
         apply,
         sleep: deps.sleep,
-        log: line => workflow.info(line)
+        log: line => core.info(line)
       })
     }
     const final = result as PinTreeResult
-    workflow.info(
+    core.info(
       `Searched ${final.searched} file(s) under ${inputs.paths.join(', ')}: ${final.parsed} mentioned the image ` +
         `(${final.threads} thread(s))`
     )
@@ -127,7 +127,7 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
     const diff = tempDir && inputs.push === 'none' && published.changed ? await dryRunDiff(git) : undefined
     setOutputs(deps, repository, final, published)
     await deps.writeSummary(summaryOf(inputs, repository, final, published, serverUrl, diff))
-    workflow.info(
+    core.info(
       published.changed
         ? `${final.changes.length} reference(s) pinned to ${inputs.digest}` +
             (published.commitSha
@@ -230,7 +230,7 @@ async function useCheckout(
 /** Refuses partial or empty results: a file that mentions the image but could not be edited fails the run. */
 function checkResult(result: PinTreeResult, inputs: BumpInputs): void {
   for (const item of result.notManaged) {
-    workflow.warning(`${item.message} (not managed: ${item.reason})`, {
+    core.warning(`${item.message} (not managed: ${item.reason})`, {
       file: item.file,
       startLine: item.line
     })
@@ -238,9 +238,9 @@ function checkResult(result: PinTreeResult, inputs: BumpInputs): void {
   const blocking: FileError[] = []
   for (const error of result.errors) {
     if (error.kind === 'encoding')
-      workflow.warning(error.message, { file: error.file, startLine: error.line })
+      core.warning(error.message, { file: error.file, startLine: error.line })
     else {
-      workflow.error(error.message, { file: error.file, startLine: error.line })
+      core.error(error.message, { file: error.file, startLine: error.line })
       blocking.push(error)
     }
   }

@@ -1,4 +1,5 @@
-import * as workflow from '../../lib/workflow-commands.js'
+import * as core from '@actions/core'
+import { appendSummary } from '../../lib/summary.js'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -60,16 +61,16 @@ export function defaultCollaborators(): Collaborators {
       createRegistryClient({
         credentials,
         userAgent: 'digest-delivery/scan-gate',
-        debug: line => workflow.debug(line)
+        debug: line => core.debug(line)
       }),
-    install: options => installScanner({ ...options, log: line => workflow.info(line) }),
-    setOutput: (name, value) => workflow.setOutput(name, value),
-    writeSummary: workflow.appendSummary,
+    install: options => installScanner({ ...options, log: line => core.info(line) }),
+    setOutput: (name, value) => core.setOutput(name, value),
+    writeSummary: appendSummary,
     now: () => Date.now()
   }
 }
 
-const scanLog: ScanLog = { info: line => workflow.info(line), warning: line => workflow.warning(line) }
+const scanLog: ScanLog = { info: line => core.info(line), warning: line => core.warning(line) }
 
 /** The gate decided `fail` (with `fail: true`): outputs and evidence are already written. */
 export class GateFailure extends Error {
@@ -90,7 +91,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
 
   const digest = inputs.imageRef.digest ?? (await registry.resolveDigest(inputs.imageRef))
   if (!inputs.imageRef.digest) {
-    workflow.warning(
+    core.warning(
       `${inputs.image} carries no digest (allow-mutable: true): gating ${digest}, what the tag points at now`
     )
   }
@@ -112,7 +113,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     ['ignore-unfixed', inputs.ignoreUnfixed, loaded.file?.ignoreUnfixed]
   ] as const) {
     if (input !== undefined && file !== undefined && input !== file) {
-      workflow.notice(`input '${name}: ${input}' overrides the policy file's ${name}: ${file}`)
+      core.notice(`input '${name}: ${input}' overrides the policy file's ${name}: ${file}`)
     }
   }
 
@@ -239,7 +240,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       time: new Date(now).toISOString()
     }
     attached = await attachVerdict(registry, subject, verdict)
-    workflow.info(
+    core.info(
       `Verdict attached to ${pinned} as ${attached.ref} (${attached.via}${attached.tag ? ` ${attached.tag}` : ''})`
     )
   }
@@ -269,17 +270,17 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   )
 
   for (const expired of evaluation.expiredIgnores) {
-    workflow.warning(
+    core.warning(
       `ignore entry ${expired.id}${expired.package ? ` (${expired.package})` : ''} at ${expired.source} expired on ${expired.expires}: it no longer applies`
     )
   }
   const headline = `${pinned}: ${evaluation.decision}${evaluation.reasons.length ? ` (${evaluation.reasons.join('; ')})` : ''}`
   if (evaluation.decision === 'pass') {
-    workflow.info(`scan-gate: ${headline}`)
+    core.info(`scan-gate: ${headline}`)
   } else if (inputs.fail) {
     throw new GateFailure(`scan-gate blocked ${headline}: see the job summary for the findings`)
   } else {
-    workflow.warning(`scan-gate would block ${headline}; not failing the job because fail: false`)
+    core.warning(`scan-gate would block ${headline}; not failing the job because fail: false`)
   }
   return evaluation
 }
@@ -296,7 +297,7 @@ async function checkReportSubject(
 ): Promise<string> {
   const recorded = report.artifact.digests
   if (recorded.length === 0) {
-    workflow.notice(
+    core.notice(
       'the report records no image digest, so it cannot be checked against the image: it is trusted as given'
     )
     return 'not recorded in the report (trusted as given)'

@@ -1,4 +1,4 @@
-import * as workflow from '../workflow-commands.js'
+import * as core from '@actions/core'
 import { ExternalError } from '../errors.js'
 import { lastLines, type CommandResult, type CommandRunner } from '../exec.js'
 
@@ -64,7 +64,7 @@ export function createGit(options: GitOptions): GitCommandManager {
   }
   if (options.token) {
     const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64')
-    workflow.setSecret(basic)
+    core.setSecret(basic)
     const server = (options.serverUrl ?? 'https://github.com').replace(/\/+$/, '')
     // An empty value first clears headers a checkout may have persisted (actions/checkout does): two
     // Authorization headers would be refused.
