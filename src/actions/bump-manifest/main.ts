@@ -237,8 +237,7 @@ function checkResult(result: PinTreeResult, inputs: BumpInputs): void {
   }
   const blocking: FileError[] = []
   for (const error of result.errors) {
-    if (error.kind === 'encoding')
-      core.warning(error.message, { file: error.file, startLine: error.line })
+    if (error.kind === 'encoding') core.warning(error.message, { file: error.file, startLine: error.line })
     else {
       core.error(error.message, { file: error.file, startLine: error.line })
       blocking.push(error)
