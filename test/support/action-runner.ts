@@ -21,6 +21,7 @@ import {
   type AnnotationLevel,
   type WorkflowCommand
 } from './workflow-commands.js'
+import { evaluateTemplate, type Contexts } from './expressions.js'
 
 export { filterWorkflowCommands } from './workflow-commands.js'
 export type { AnnotationLevel, WorkflowCommand } from './workflow-commands.js'
@@ -366,23 +367,11 @@ function resolveInputs(
   for (const [name, rawDefault] of manifest.inputs) {
     const given = Object.entries(passed).find(([key]) => key.toLowerCase() === name.toLowerCase())
     const value =
-      given?.[1] ?? evaluateTemplate(rawDefault, expressions, `${manifest.file}: inputs.${name}.default`)
+      given?.[1] ??
+      evaluateTemplate(rawDefault, nestContexts(expressions), `${manifest.file}: inputs.${name}.default`)
     values[`INPUT_${name.replaceAll(' ', '_').toUpperCase()}`] = value
   }
   return values
-}
-
-/** Substitutes `${{ context.path }}` with the few context values an action default reasonably uses. */
-function evaluateTemplate(template: string, values: Record<string, string>, where: string): string {
-  return template.replace(/\$\{\{(.*?)\}\}/gs, (_match, expression: string) => {
-    const value = values[expression.trim().toLowerCase()]
-    if (value === undefined) {
-      throw new Error(
-        `${where}: unsupported expression '\${{${expression}}}'; the harness knows ${Object.keys(values).join(', ')}`
-      )
-    }
-    return value
-  })
 }
 
 /** The post-if / pre-if conditions an action manifest can sensibly use. */
@@ -410,7 +399,17 @@ function evaluateCondition(condition: string, jobSucceeded: boolean): boolean {
   }
 }
 
-function withContextDefaults(context: Partial<RunnerContext>): RunnerContext {
+/** `{'github.sha': …}` → `{github: {sha: …}}`, the shape the expression language reads. */
+export function nestContexts(values: Record<string, string>): Contexts {
+  const nested: Record<string, Record<string, string>> = {}
+  for (const [key, value] of Object.entries(values)) {
+    const [context = '', ...rest] = key.split('.')
+    nested[context] = { ...nested[context], [rest.join('.')]: value }
+  }
+  return nested
+}
+
+export function withContextDefaults(context: Partial<RunnerContext>): RunnerContext {
   const serverUrl = (context.serverUrl ?? 'https://github.com').replace(/\/+$/, '')
   const onDotCom = serverUrl === 'https://github.com'
   const apiUrl = context.apiUrl ?? (onDotCom ? 'https://api.github.com' : `${serverUrl}/api/v3`)
@@ -457,7 +456,7 @@ function refName(ref: string): string {
 }
 
 /** The GITHUB_* / RUNNER_* variables the runner sets for every step; a step's env cannot override them. */
-function runnerVariables(
+export function runnerVariables(
   context: RunnerContext,
   dirs: { workspace: string; runnerTemp: string; toolCache: string; actionDir: string; eventPath: string }
 ): Record<string, string> {
@@ -502,7 +501,10 @@ function runnerVariables(
   }
 }
 
-function expressionValues(context: RunnerContext, builtins: Record<string, string>): Record<string, string> {
+export function expressionValues(
+  context: RunnerContext,
+  builtins: Record<string, string>
+): Record<string, string> {
   return {
     'github.token': context.token,
     'github.sha': context.sha,
