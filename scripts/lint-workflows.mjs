@@ -34,6 +34,12 @@ const workflowFiles = [
   ...yamlFiles(join(root, 'examples', 'workflows'))
 ]
 
+// A SHA alone says nothing to a reader or to Dependabot's pull requests: keep the version beside it.
+for (const file of [...actionFiles, ...workflowFiles])
+  for (const [index, line] of readFileSync(file, 'utf8').split('\n').entries())
+    if (/^\s*(-\s+)?uses:\s*\S+@[0-9a-f]{40}\s*$/.test(line))
+      report(file, `${index + 1}: a SHA-pinned action needs its version as a comment ('# vX.Y.Z')`)
+
 const trace = new NoOperationTraceWriter()
 for (const file of actionFiles) {
   const parsed = parseAction({ name: relative(root, file), content: readFileSync(file, 'utf8') }, trace)
@@ -84,7 +90,8 @@ function checkStep(file, where, step, { selfPrefix }) {
   const inputs = parseYaml(readFileSync(actionFile, 'utf8'))?.inputs ?? {}
   const given = Object.keys(step.with ?? {})
   for (const key of given)
-    if (!(key in inputs)) report(file, `${where}: '${uses}' has no input '${key}' (${relative(root, actionFile)})`)
+    if (!(key in inputs))
+      report(file, `${where}: '${uses}' has no input '${key}' (${relative(root, actionFile)})`)
   for (const [name, spec] of Object.entries(inputs))
     if (spec?.required === true && spec.default === undefined && !given.includes(name))
       report(file, `${where}: '${uses}' needs its required input '${name}'`)
@@ -95,7 +102,8 @@ function localAction(uses, selfPrefix) {
   if (uses.startsWith(selfPrefix)) return uses.slice(selfPrefix.length)
   if (uses.startsWith('./')) return uses.slice(2)
   const [path, ref] = uses.split('@')
-  if (ref === undefined || !(path === OWN_REPOSITORY || path.startsWith(`${OWN_REPOSITORY}/`))) return undefined
+  if (ref === undefined || !(path === OWN_REPOSITORY || path.startsWith(`${OWN_REPOSITORY}/`)))
+    return undefined
   if (!/^[0-9a-f]{40}$/.test(ref)) return undefined
   return path.slice(OWN_REPOSITORY.length + 1) || '.'
 }
