@@ -6,7 +6,7 @@
 //
 // Run with Node 24: node --experimental-transform-types --import ./scripts/lib/ts-import-hook.mjs scripts/demo.ts
 import { execFile } from 'node:child_process'
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
@@ -14,7 +14,7 @@ import { REPO_ROOT, runAction, type ActionResult } from '../test/support/action-
 import { BUILDAH_ENV, trustForContainers } from '../test/support/builders.js'
 import { runComposite, type CompositeResult } from '../test/support/composite-runner.js'
 import { startGitHub, type LocalGitHub } from '../test/support/github/index.js'
-import { startRegistry, type TestRegistry } from '../test/support/registry.js'
+import { startRegistry } from '../test/support/registry.js'
 import { standinArchive, startArchiveServer, type ArchiveServer } from '../test/support/scanner/standin.js'
 
 const run = promisify(execFile)
@@ -94,7 +94,9 @@ async function main(): Promise<number> {
   say(`dev commit    ${chain.outputs['commit-sha']}`)
 
   heading(`Flux reports dev healthy: status '${FLUX_CONTEXT}' = success on ${chain.outputs['commit-sha']}`)
-  await postStatus(github, token, chain.outputs['commit-sha'] ?? '')
+  // The controller's own token, as Flux's notification-controller holds one: it may post statuses, nothing else.
+  const fluxToken = github.createToken({ repos: { 'demo/gitops': { statuses: 'write' } }, kind: 'user' })
+  await postStatus(github, fluxToken, chain.outputs['commit-sha'] ?? '')
 
   heading('Promotion: open-promotion-pr proposes staging = what dev verified')
   const promotion = await runAction({
@@ -128,7 +130,7 @@ async function main(): Promise<number> {
     say(`  export NODE_EXTRA_CA_CERTS=${registry.caFile}`)
     say(`  registry ${registry.host}  user ${USER}  password ${PASSWORD}`)
     say(`  GitHub   GITHUB_SERVER_URL=${github.serverUrl} GITHUB_API_URL=${github.apiUrl}`)
-    say(`  token    ${token}  (contents, pull requests and statuses on demo/gitops)`)
+    say(`  token    ${token}  (contents and pull requests on demo/gitops)`)
     say('  README, "Running an action by hand", shows the INPUT_* variables to set.')
     await new Promise(resolve => process.once('SIGINT', resolve))
   }
