@@ -47,7 +47,7 @@ async function main(): Promise<number> {
   await createGitOpsRepository(github, registry.host)
   const token = github.createToken({
     repos: {
-      'demo/gitops': { contents: 'write', pull_requests: 'write', statuses: 'write', checks: 'read' }
+      'demo/gitops': { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' }
     },
     kind: 'app'
   })
