@@ -178,11 +178,43 @@ describe('the root action, run as the runner runs a composite', () => {
     expect(errors(result).join('\n')).toMatch(/scan-gate blocked/)
   }, 600_000)
 
+  it('edits a GitOps checkout in the workspace without committing (land: none), as the GitHub-runner e2e job does', async () => {
+    const ids = (await standinFindings()).map(finding => finding.id)
+    const source = await checkout('chain four\n', ids)
+    const overlay = join(source.workspace, 'gitops', 'apps', 'web', 'overlays', 'dev')
+    await mkdir(overlay, { recursive: true })
+    await writeFile(join(overlay, 'kustomization.yaml'), KUSTOMIZATION(image))
+    const git = (...args: string[]) => run('git', args, { cwd: join(source.workspace, 'gitops') })
+    await git('init', '-q')
+    await git('add', '.')
+    await git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'gitops')
+    const head = (await git('rev-parse', 'HEAD')).stdout.trim()
+
+    const result = await chain(source, { 'gitops-path': 'gitops', 'gitops-repository': '', land: 'none' })
+    expect(errors(result)).toEqual([])
+    expect(result.exitCode).toBe(0)
+    expect(outcomes(result)).toMatchObject({
+      build: 'success',
+      scan: 'success',
+      bump: 'success',
+      pr: 'skipped'
+    })
+    expect(result.outputs['commit-sha']).toBe('')
+    expect((await git('rev-parse', 'HEAD')).stdout.trim()).toBe(head)
+    const diff = (await git('diff')).stdout
+    expect(diff).toContain(`+    digest: ${result.outputs.digest}`)
+    expect(diff.split('\n').filter(line => /^[-+][^-+]/.test(line))).toEqual([
+      '-    newTag: "0.9.0"',
+      `+    newTag: "sha-${source.sha.slice(0, 12)}"`,
+      `+    digest: ${result.outputs.digest}`
+    ])
+  }, 600_000)
+
   it('refuses an unknown way to land before building anything', async () => {
     const source = await checkout('chain three\n', [])
     const result = await chain(source, { land: 'yolo' })
     expect(result.exitCode).toBe(1)
-    expect(errors(result)).toEqual(["input 'land' must be 'direct' or 'pull-request'; got 'yolo'"])
+    expect(errors(result)).toEqual(["input 'land' must be 'direct', 'pull-request' or 'none'; got 'yolo'"])
     expect(outcomes(result)).toMatchObject({
       names: 'failure',
       build: 'skipped',
