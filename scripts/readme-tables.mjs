@@ -31,13 +31,20 @@ export function renderTables(actionYaml) {
   ].join('\n')
 }
 
-/** The README with every `<!-- action-tables:NAME -->` block regenerated from actions/NAME/action.yml. */
+/**
+ * The README with every `<!-- action-tables:NAME -->` block regenerated from actions/NAME/action.yml
+ * (`root`: the root action.yml, which chains them).
+ */
 export function updateReadme(readme, root) {
   return readme.replace(
     /(<!-- action-tables:([a-z0-9-]+) -->)[\s\S]*?(<!-- \/action-tables -->)/g,
     (_, open, name, close) =>
-      `${open}\n${renderTables(readFileSync(path.join(root, 'actions', name, 'action.yml'), 'utf8'))}\n${close}`
+      `${open}\n${renderTables(readFileSync(actionFile(root, name), 'utf8'))}\n${close}`
   )
+}
+
+function actionFile(root, name) {
+  return name === 'root' ? path.join(root, 'action.yml') : path.join(root, 'actions', name, 'action.yml')
 }
 
 /** Names of the actions under actions/. */
