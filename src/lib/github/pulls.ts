@@ -219,12 +219,12 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
       const octokit = await client()
       try {
         await octokit.graphql(
-          `mutation ($id: ID!, $method: PullRequestMergeMethod!) {
-            enablePullRequestAutoMerge(input: { pullRequestId: $id, mergeMethod: $method }) {
+          `mutation ($id: ID!, $mergeMethod: PullRequestMergeMethod!) {
+            enablePullRequestAutoMerge(input: { pullRequestId: $id, mergeMethod: $mergeMethod }) {
               pullRequest { number }
             }
           }`,
-          { id: pull.nodeId, method: method.toUpperCase() }
+          { id: pull.nodeId, mergeMethod: method.toUpperCase() }
         )
         return { ok: true }
       } catch (error) {
