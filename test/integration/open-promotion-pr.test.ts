@@ -11,7 +11,14 @@ import { createGitHubApi, createPullRequestApi, lazyOctokit } from '../../src/li
 import { mapInputs } from '../../src/lib/inputs.js'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
 import { startGitHub, type LocalGitHub } from '../support/github/index.js'
-import { buildImage, createGitOps, overlay, pinDev, type BuiltImage } from '../support/github/promotion.js'
+import {
+  buildImage,
+  createGitOps,
+  manyCommits,
+  overlay,
+  pinDev,
+  type BuiltImage
+} from '../support/github/promotion.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
 let gh: LocalGitHub
@@ -275,5 +282,185 @@ describe('open for a branch (mode 1)', () => {
     const result = await promote(repo, token, { 'image-ref': `${IMAGE}@${missing}` })
     expect(result.error).toContain(`${IMAGE}@${missing} does not exist in the registry`)
     expect(gh.pulls(repo)).toHaveLength(0)
+  })
+})
+
+describe('promote environment to environment (mode 2)', () => {
+  const STAGING = 'apps/web/overlays/staging/kustomization.yaml'
+  const promoteInputs = (extra: Record<string, string> = {}) => ({
+    image: IMAGE,
+    'from-environment': 'dev',
+    'from-paths': 'apps/web/overlays/dev',
+    paths: 'apps/web/overlays/staging',
+    ...extra
+  })
+  const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+
+  it('promotes what dev pins once Flux reported it healthy on a later commit, byte-minimal on the head branch', async () => {
+    const { repo, token } = await gitops()
+    // Flux posts on the revision it synced: here a later, unrelated commit of main.
+    const later = await gh.commit(repo, { files: { 'README.md': 'docs\n' }, message: 'Docs\n' })
+    gh.addStatus(repo, {
+      sha: later,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(3)
+    })
+    const result = await promote(
+      repo,
+      token,
+      promoteInputs({ 'require-status': 'kustomization/apps-dev/*', 'min-soak': '2h', labels: 'promotion' })
+    )
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(JSON.parse(result.outputs.promoted!)).toEqual({
+      image: IMAGE,
+      from: built[0]!.digest,
+      to: built[1]!.digest,
+      files: [STAGING]
+    })
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[1]!.digest, '1.2.0')
+    )
+    const [commit] = await gh.log(repo, 'promote/staging/octo-web')
+    expect(commit!.body).toContain(`Image: ${IMAGE}@${built[1]!.digest}`)
+    expect(result.outputs['head-sha']).toBe(commit!.sha)
+    const pull = gh.pulls(repo)[0]!
+    expect(pull.draft).toBe(false)
+    const state = readStateBlock(pull.body!)
+    expect(state?.verification).toMatchObject({
+      verified: true,
+      commit: later,
+      statuses: [{ context: 'kustomization/apps-dev/0c9c2e41', state: 'success', kind: 'status' }]
+    })
+    // The source commits between the two images, from their labels and the compare API.
+    expect(pull.body).toContain('1 commit(s) in [octo/app]')
+    expect(pull.body).toContain('Release 1.2.0')
+    expect(pull.body).toContain(`revert this pull request's merge commit, which pins \`1.1.0@`)
+  })
+
+  it('accepts an Argo CD status or a check run, and skips with a notice when dev is red', async () => {
+    const argo = await gitops()
+    const pinned = (await gh.log(argo.repo))[0]!.sha
+    gh.addStatus(argo.repo, {
+      sha: pinned,
+      context: 'continuous-delivery/web-dev',
+      state: 'success',
+      creator: 'argocd'
+    })
+    const viaStatus = await promote(
+      argo.repo,
+      argo.token,
+      promoteInputs({ 'require-status': 'continuous-delivery/web-dev' })
+    )
+    expect(viaStatus.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+
+    const checks = await gitops()
+    const sha = (await gh.log(checks.repo))[0]!.sha
+    gh.addCheckRun(checks.repo, { headSha: sha, name: 'promoter/dev-healthy', conclusion: 'success' })
+    const viaCheck = await promote(
+      checks.repo,
+      checks.token,
+      promoteInputs({ 'require-status': 'promoter/*' })
+    )
+    expect(viaCheck.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(checks.repo)[0]!.body!)?.verification.statuses[0]?.kind).toBe('check-run')
+
+    const red = await gitops()
+    const redSha = (await gh.log(red.repo))[0]!.sha
+    gh.addStatus(red.repo, { sha: redSha, context: 'kustomization/apps-dev/0c9c2e41', state: 'failure' })
+    const skipped = await promote(
+      red.repo,
+      red.token,
+      promoteInputs({ 'require-status': 'kustomization/apps-dev/*' })
+    )
+    expect(skipped.outputs).toMatchObject({
+      operation: 'skipped',
+      verified: 'false',
+      'pull-request-number': ''
+    })
+    expect(gh.pulls(red.repo)).toHaveLength(0)
+    expect(await gh.ref(red.repo, 'promote/staging/octo-web')).toBeUndefined()
+    const notice = skipped.commands.find(c => c.startsWith('::notice'))
+    expect(notice).toContain(redSha)
+    expect(notice).toContain('kustomization/apps-dev/0c9c2e41 is failure')
+  })
+
+  it('opens a draft saying what it waits for when the success is too fresh for min-soak, or fails', async () => {
+    const { repo, token } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    gh.addStatus(repo, {
+      sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(0.25)
+    })
+    const inputs = promoteInputs({ 'require-status': 'kustomization/apps-dev/*', 'min-soak': '1h' })
+    const failed = await promote(repo, token, { ...inputs, 'when-unverified': 'fail' })
+    expect(failed.error).toMatch(
+      /not verified upstream \(dev\): 'kustomization\/apps-dev\/\*': green for 1[45]m, less than min-soak 1h/
+    )
+    const draft = await promote(repo, token, { ...inputs, 'when-unverified': 'draft' })
+    expect(draft.outputs).toMatchObject({ operation: 'created', verified: 'false' })
+    const pull = gh.pulls(repo)[0]!
+    expect(pull.draft).toBe(true)
+    expect(pull.body).toContain(
+      'Not verified in dev: waiting for `kustomization/apps-dev/*`, green for at least 1h'
+    )
+  })
+
+  it('closes the pull request when base already pins the digest, naming the commit, and deletes our branch', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const byHand = await gh.commit(repo, {
+      files: { [STAGING]: overlay(IMAGE, built[1]!.digest, '1.2.0') },
+      message: 'Promote web by hand\n'
+    })
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.outputs).toMatchObject({ operation: 'closed', 'pull-request-number': '1' })
+    expect(gh.pulls(repo)[0]!.state).toBe('closed')
+    expect(gh.comments(repo).at(-1)!.body).toContain(byHand.slice(0, 12))
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
+  })
+
+  it('stops on a foreign commit on the head branch instead of writing over or around it', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const foreign = await gh.commit(repo, {
+      branch: 'promote/staging/octo-web',
+      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
+      message: 'Scale staging\n'
+    })
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.error).toContain(`holds commit ${foreign}`)
+    expect(result.error).toContain('did not make')
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(foreign)
+  })
+
+  it('refuses from-paths that pin two digests, and a base that does not exist', async () => {
+    const { repo, token } = await gitops()
+    const two = await promote(
+      repo,
+      token,
+      promoteInputs({ 'from-paths': 'apps/web/overlays/dev\napps/web/overlays/staging' })
+    )
+    expect(two.error).toMatch(/pins .* to 2 different digests/)
+    const nobase = await promote(repo, token, promoteInputs({ base: 'nope' }))
+    expect(nobase.error).toContain("branch 'nope' does not exist")
+  })
+
+  it('cuts the source commit list of a 1,000-commit compare to fit the body limit, keeping the state block', async () => {
+    const { repo, token } = await gitops(0)
+    const long = await manyCommits(gh, 'octo/app', 'main', 1000, 300)
+    const image = await buildImage(registry, 'octo/web', '2.0.0', `${gh.serverUrl}/octo/app`, long)
+    await pinDev(gh, repo, IMAGE, image)
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.outputs.operation).toBe('created')
+    const body = gh.pulls(repo)[0]!.body!
+    expect(body.length).toBeLessThanOrEqual(65_536)
+    expect(body).toContain('1000 commit(s) in [octo/app]')
+    expect(body).toMatch(/and \d+ more not listed here/)
+    expect(readStateBlock(body)?.to.digest).toBe(image.digest)
   })
 })
