@@ -27,7 +27,8 @@ export function code(value: string): string {
 /** A link whose target is an http(s) URL we built or checked; anything else is shown as text. */
 export function link(label: string, url: string): string {
   if (!isSafeUrl(url)) return text(label)
-  return `[${text(label)}](${url.replace(/[()<>\s]/g, encodeURIComponent)})`
+  const escaped = url.replace(/[()]/g, char => `%${char.charCodeAt(0).toString(16).toUpperCase()}`)
+  return `[${text(label)}](${escaped})`
 }
 
 export function isSafeUrl(url: string): boolean {
