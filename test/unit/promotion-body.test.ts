@@ -115,6 +115,12 @@ describe('the promotion body', () => {
     expect(readStateBlock(body)?.fromEnvironment).toBe(hostile)
   })
 
+  it('says plainly why the source commits are not listed, and warns of a missing verdict only once looked up', () => {
+    const body = renderBody(state({ verdict: undefined }), { header: '', footer: '', source: none })
+    expect(body).toContain('#### Source commits\n\nNot known.\n')
+    expect(body).not.toContain('Scan verdict')
+  })
+
   it('reads back no state from a body without one, another version, or one that does not check out', () => {
     expect(readStateBlock('plain body')).toBeUndefined()
     expect(readStateBlock(renderStateBlock(state()).replace('"v":1', '"v":2'))).toBeUndefined()
