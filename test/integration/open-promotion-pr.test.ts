@@ -10,6 +10,8 @@ import { createCommandRunner } from '../../src/lib/exec.js'
 import { createGitHubApi, createPullRequestApi, lazyOctokit } from '../../src/lib/github/index.js'
 import { mapInputs } from '../../src/lib/inputs.js'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
+import { SEVERITIES } from '../../src/lib/scanner/finding.js'
+import { attachVerdict, type Verdict } from '../../src/lib/verdict/index.js'
 import { startGitHub, type LocalGitHub } from '../support/github/index.js'
 import {
   buildImage,
@@ -273,6 +275,55 @@ describe('open for a branch (mode 1)', () => {
       'Auto merge is not allowed for this repository'
     )
     expect(warnings.find(w => w.includes('Could not request reviews'))).toContain('mallory')
+  })
+
+  it('shows the verdict scan-gate attached, and refuses to promote without a passing one when asked', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[1]!)
+    const client = createRegistryClient({ ca: registry.caPem, env: {}, retries: 0 })
+    const subject = { registry: registry.host, repository: 'octo/web', digest: built[1]!.digest }
+    const zero = { total: 0, fixable: 0, blocking: 0, suppressed: 0 }
+    const verdict = (decision: 'pass' | 'fail', time: string): Verdict => ({
+      schemaVersion: 1,
+      decision,
+      subject: { name: IMAGE, digest: built[1]!.digest },
+      blocking: decision === 'fail' ? 2 : 0,
+      counts: {
+        ...(Object.fromEntries(SEVERITIES.map(s => [s, zero])) as Verdict['counts']),
+        high: { total: 2, fixable: 2, blocking: decision === 'fail' ? 2 : 0, suppressed: 0 }
+      },
+      policy: {
+        digest: `sha256:${'0'.repeat(64)}`,
+        severity: 'high',
+        ignoreUnfixed: false,
+        failOnExpiredIgnore: false,
+        max: {}
+      },
+      scanner: { name: 'trivy', reportFormat: 'trivy', reportDigest: `sha256:${'1'.repeat(64)}` },
+      expiredIgnores: 0,
+      time
+    })
+    await attachVerdict(client, subject, verdict('fail', '2026-12-01T00:00:00Z'))
+    const refused = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      'require-verdict': 'pass'
+    })
+    expect(refused.error).toContain('has a failing scan-gate verdict attached, and require-verdict is pass')
+    expect(gh.pulls(repo)).toHaveLength(0)
+
+    await attachVerdict(client, subject, verdict('pass', '2026-12-02T00:00:00Z'))
+    const passed = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      'require-verdict': 'pass'
+    })
+    expect(passed.outputs.operation).toBe('created')
+    const body = gh.pulls(repo)[0]!.body!
+    expect(body).toContain(
+      '**pass**: 0 blocking (findings: 2 high), policy `sha256:' +
+        '0'.repeat(64) +
+        '`, decided 2026-12-02T00\\:00\\:00Z'
+    )
+    expect(readStateBlock(body)?.verdict).toMatchObject({ decision: 'pass', time: '2026-12-02T00:00:00Z' })
   })
 
   it('refuses a digest the registry does not have', async () => {
