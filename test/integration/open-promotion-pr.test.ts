@@ -326,6 +326,19 @@ describe('open for a branch (mode 1)', () => {
     expect(readStateBlock(body)?.verdict).toMatchObject({ decision: 'pass', time: '2026-12-02T00:00:00Z' })
   })
 
+  it('says what is missing: a head branch never pushed, a token without pull-requests: write', async () => {
+    const { repo, token } = await gitops()
+    const noBranch = await promote(repo, token, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(noBranch.error).toContain("the branch must exist and hold commits 'main' lacks")
+    expect(noBranch.error).toContain('Run bump-manifest with push: branch')
+    await bumpBranch(repo, built[1]!)
+    const readOnly = gh.createToken({ repos: { [repo]: { contents: 'write', pullRequests: 'read' } } })
+    const refused = await promote(repo, readOnly, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(refused.error).toContain('Resource not accessible by integration')
+    expect(refused.error).toContain('it needs contents: write and pull-requests: write')
+    expect(gh.pulls(repo)).toHaveLength(0)
+  })
+
   it('refuses a digest the registry does not have', async () => {
     const { repo, token } = await gitops()
     await bumpBranch(repo, built[1]!)

@@ -544,6 +544,13 @@ async function propose(
           'without committing again.'
       )
     }
+    if (outcome.kind === 'invalid-head') {
+      throw new ConfigurationError(
+        `GitHub refused to open a pull request from '${inputs.headBranch}' into '${context.base}' (${outcome.message}): ` +
+          `the branch must exist and hold commits '${context.base}' lacks. Run bump-manifest with push: branch and ` +
+          `head-branch: ${inputs.headBranch} first, or check head-branch`
+      )
+    }
     if (outcome.kind === 'created') {
       const pull = outcome.pull
       core.info(`Opened #${pull.number}: ${pull.url}`)

@@ -1,5 +1,5 @@
 import type { getOctokit } from '@actions/github'
-import { ExternalError } from '../errors.js'
+import { ConfigurationError, ExternalError } from '../errors.js'
 import type { RepoName } from './index.js'
 
 /** An open pull request as the promotion reads it. */
@@ -20,6 +20,8 @@ export type CreatePullOutcome =
   | { kind: 'exists' }
   /** 403 "GitHub Actions is not permitted to create or approve pull requests." */
   | { kind: 'actions-not-permitted'; message: string }
+  /** 422: the head branch does not exist (or has nothing base lacks). */
+  | { kind: 'invalid-head'; message: string }
 
 /** A request GitHub refused without failing the promotion (reviewers, auto-merge). */
 export type Refusable = { ok: true } | { ok: false; message: string }
@@ -99,7 +101,15 @@ function describe(error: unknown): string {
 export function createPullRequestApi(client: () => Promise<Octokit>): PullRequestApi {
   const fail = (what: string, error: unknown): never => {
     const status = (error as HttpError).status
-    throw new ExternalError(`GitHub API: ${what} failed${status ? ` (${status})` : ''}: ${describe(error)}`)
+    const message = `GitHub API: ${what} failed${status ? ` (${status})` : ''}: ${describe(error)}`
+    if (status === 403 && /Resource not accessible/i.test(describe(error))) {
+      throw new ConfigurationError(
+        `${message}. The token lacks a permission: it needs contents: write and pull-requests: write on the ` +
+          "repository (statuses: read and checks: read for require-status); grant them in the workflow's " +
+          '`permissions:` or to the GitHub App or fine-grained token'
+      )
+    }
+    throw new ExternalError(message)
   }
   const call = async <T>(what: string, work: (octokit: Octokit) => Promise<T>): Promise<T> => {
     const octokit = await client()
@@ -172,6 +182,14 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
         const status = (error as HttpError).status
         const message = describe(error)
         if (status === 422 && /A pull request already exists/i.test(message)) return { kind: 'exists' }
+        const errors = (error as { response?: { data?: { errors?: Array<{ field?: string }> } } }).response
+          ?.data?.errors
+        if (
+          status === 422 &&
+          (errors?.some(entry => entry.field === 'head') || /No commits between/i.test(message))
+        ) {
+          return { kind: 'invalid-head', message }
+        }
         if (status === 403 && /not permitted to create or approve pull requests/i.test(message)) {
           return { kind: 'actions-not-permitted', message }
         }
