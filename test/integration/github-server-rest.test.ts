@@ -43,6 +43,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   gh.clearFaults()
+  gh.clearHooks()
   gh.assertNoViolations()
 })
 
@@ -392,6 +393,98 @@ describe('pull requests', () => {
     expect(
       (await failure(octokit.rest.issues.createComment({ ...r, issue_number: 99, body: 'x' }))).status
     ).toBe(404)
+  })
+})
+
+describe('pull requests of a commit, comments, hooks', () => {
+  it('lists the open pulls whose head holds a commit, and the comments of a pull', async () => {
+    const { r, full } = await repo({ files: { 'apps/x.yaml': 'v: 1\n' } })
+    const first = await gh.commit(full, { branch: 'promote/dev', files: { 'apps/x.yaml': 'v: 2\n' } })
+    const second = await gh.commit(full, { branch: 'promote/dev', files: { 'apps/x.yaml': 'v: 3\n' } })
+    const elsewhere = await gh.commit(full, { branch: 'other', files: { 'apps/y.yaml': 'w: 1\n' } })
+    const octokit = client(
+      gh.createToken({ repos: { [full]: { contents: 'write', pullRequests: 'write' } } })
+    )
+    const { data: pull } = await octokit.rest.pulls.create({
+      ...r,
+      title: 'P',
+      head: 'promote/dev',
+      base: 'main'
+    })
+    for (const sha of [first, second]) {
+      const { data } = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
+        ...r,
+        commit_sha: sha
+      })
+      expect([sha, data.map(p => p.number)]).toEqual([sha, [pull.number]])
+    }
+    const none = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
+      ...r,
+      commit_sha: elsewhere
+    })
+    expect(none.data).toEqual([])
+    const missing = await failure(
+      octokit.rest.repos.listPullRequestsAssociatedWithCommit({ ...r, commit_sha: 'f'.repeat(40) })
+    )
+    expect(missing.status).toBe(422)
+
+    await octokit.rest.issues.createComment({ ...r, issue_number: pull.number, body: 'one' })
+    await octokit.rest.issues.createComment({ ...r, issue_number: pull.number, body: 'two' })
+    const comments = await octokit.rest.issues.listComments({ ...r, issue_number: pull.number })
+    expect(comments.data.map(c => c.body)).toEqual(['one', 'two'])
+
+    // A login that may not be assigned is left out silently, as GitHub does.
+    const assigned = await octokit.rest.issues.addAssignees({
+      ...r,
+      issue_number: pull.number,
+      assignees: ['octo', 'mallory']
+    })
+    expect([assigned.status, assigned.data.assignees?.map(u => u.login)]).toEqual([201, ['octo']])
+    const listed = await octokit.rest.pulls.list({ ...r, head: `octo:promote/dev` })
+    expect(listed.data.map(p => p.assignees?.map(u => u.login))).toEqual([['octo']])
+  })
+
+  it('runs a hook before answering the matching request only, holding it until the hook resolves', async () => {
+    const { r, full } = await repo()
+    const octokit = client(gh.createToken({ repos: { [full]: { contents: 'read', pullRequests: 'read' } } }))
+    let release: () => void = () => undefined
+    const held = new Promise<void>(resolve => (release = resolve))
+    const seen: string[] = []
+    gh.hook({
+      route: 'GET /repos/{owner}/{repo}/pulls',
+      after: 1,
+      run: async call => {
+        seen.push(call.path)
+        await held
+      }
+    })
+    await octokit.rest.pulls.list({ ...r, state: 'open' })
+    let answered = false
+    const second = octokit.rest.pulls.list({ ...r, state: 'closed' }).then(() => (answered = true))
+    // The repository answers while the pull list is held: the hook holds only its own request.
+    await octokit.rest.repos.get(r)
+    await new Promise(resolve => setImmediate(resolve))
+    expect([seen, answered]).toEqual([[expect.stringContaining('state=closed')], false])
+    release()
+    await second
+    await octokit.rest.pulls.list({ ...r })
+    expect(seen).toHaveLength(1)
+  })
+
+  it('records back-dated statuses as a controller would post them', async () => {
+    const { r, full } = await repo()
+    const sha = (await gh.ref(full, 'main'))!
+    gh.addStatus(full, {
+      sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: '2026-01-02T03:04:05Z'
+    })
+    const octokit = client(gh.createToken({ repos: { [full]: { statuses: 'read' } } }))
+    const { data } = await octokit.rest.repos.listCommitStatusesForRef({ ...r, ref: sha })
+    expect(data.map(s => [s.context, s.state, s.created_at, s.creator?.login])).toEqual([
+      ['kustomization/apps-dev/0c9c2e41', 'success', '2026-01-02T03:04:05Z', 'flux-bot']
+    ])
   })
 })
 

@@ -47,16 +47,21 @@ export interface GitHubApiOptions {
 type Octokit = ReturnType<typeof getOctokit>
 
 /**
- * A client over @actions/github's Octokit, with retries left to the caller's loop. Octokit is loaded on the first call
- * (a chunk of its own in the bundle): it and its HTTP client are most of an action's code, and most runs never call.
+ * @actions/github's Octokit, loaded on the first call (a chunk of its own in the bundle): it and its HTTP client are
+ * most of an action's code, and most runs never call.
  */
-export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
+export function lazyOctokit(options: GitHubApiOptions): () => Promise<Octokit> {
   const baseUrl = (options.apiUrl || 'https://api.github.com').replace(/\/+$/, '')
   let loading: Promise<Octokit> | undefined
-  const client = (): Promise<Octokit> =>
+  return () =>
     (loading ??= import('@actions/github').then(({ getOctokit }) =>
       getOctokit(options.token, { baseUrl, userAgent: options.userAgent ?? 'digest-delivery' })
     ))
+}
+
+/** A client over @actions/github's Octokit, with retries left to the caller's loop. */
+export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
+  const client = lazyOctokit(options)
   const fail = (what: string, error: unknown): never => {
     const status = (error as { status?: number }).status
     const message = (error as Error).message ?? String(error)
@@ -120,3 +125,14 @@ export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
     }
   }
 }
+
+export {
+  createPullRequestApi,
+  type CommitStatus,
+  type CommitSummary,
+  type Comparison,
+  type CreatePullOutcome,
+  type PullRequest,
+  type PullRequestApi,
+  type Refusable
+} from './pulls.js'

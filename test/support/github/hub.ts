@@ -67,6 +67,10 @@ export class Hub {
     return pull.requestedReviewers.map(login => this.registry.user(login))
   }
 
+  assignees(pull: PullState): User[] {
+    return pull.assignees.map(login => this.registry.user(login))
+  }
+
   /** The latest status per context on a commit, newest first. */
   latestStatuses(repo: RepoState, sha: string): StatusState[] {
     const seen = new Set<string>()
@@ -116,7 +120,8 @@ export class Hub {
       changedFiles: files.length,
       mergeable: merge.mergeable,
       mergeableState: merge.state,
-      reviewers: this.reviewers(pull)
+      reviewers: this.reviewers(pull),
+      assignees: this.assignees(pull)
     }
   }
 

@@ -25,11 +25,13 @@ export type {
   CommitOptions,
   CreateRepoOptions,
   FaultSpec,
+  HookSpec,
   LocalGitHub,
   LogEntry,
   Permissions,
   Protection,
   RepoHandle,
+  StatusOptions,
   TokenKind,
   TokenOptions,
   Violation

@@ -351,7 +351,7 @@ export function pullRequestSimple(
   urls: Urls,
   repo: RepoState,
   pull: PullState,
-  facts: Pick<PullFacts, 'baseSha' | 'reviewers'>
+  facts: Pick<PullFacts, 'baseSha' | 'reviewers' | 'assignees'>
 ): Json {
   const api = `${urls.api}/repos/${repo.fullName}`
   const html = `${urls.web}/${repo.fullName}/pull/${pull.number}`
@@ -393,8 +393,8 @@ export function pullRequestSimple(
     closed_at: pull.closedAt,
     merged_at: pull.mergedAt,
     merge_commit_sha: pull.mergeCommitSha,
-    assignee: null,
-    assignees: [],
+    assignee: facts.assignees[0] ? user(urls, facts.assignees[0]) : null,
+    assignees: facts.assignees.map(account => user(urls, account)),
     requested_reviewers: facts.reviewers.map(account => user(urls, account)),
     requested_teams: [],
     head: branch(pull.head, pull.headSha),
@@ -422,6 +422,55 @@ export function pullRequestSimple(
   }
 }
 
+/** `issue`: a pull request seen as the issue it also is. */
+export function issueOfPull(
+  urls: Urls,
+  repo: RepoState,
+  pull: PullState,
+  registry: { user(login: string): User }
+): Json {
+  const api = `${urls.api}/repos/${repo.fullName}`
+  const html = `${urls.web}/${repo.fullName}/pull/${pull.number}`
+  const account = (login: string) => user(urls, registry.user(login))
+  return {
+    id: pull.id,
+    node_id: pull.nodeId,
+    url: `${api}/issues/${pull.number}`,
+    repository_url: api,
+    labels_url: `${api}/issues/${pull.number}/labels{/name}`,
+    comments_url: `${api}/issues/${pull.number}/comments`,
+    events_url: `${api}/issues/${pull.number}/events`,
+    html_url: html,
+    number: pull.number,
+    state: pull.state,
+    title: pull.title,
+    body: pull.body,
+    user: user(urls, pull.user),
+    labels: pull.labels.flatMap(name => {
+      const found = repo.labels.get(name.toLowerCase())
+      return found ? [label(urls, repo, found)] : []
+    }),
+    assignee: pull.assignees[0] ? account(pull.assignees[0]) : null,
+    assignees: pull.assignees.map(account),
+    milestone: null,
+    locked: false,
+    active_lock_reason: null,
+    comments: pull.comments,
+    pull_request: {
+      url: `${api}/pulls/${pull.number}`,
+      html_url: html,
+      diff_url: `${html}.diff`,
+      patch_url: `${html}.patch`,
+      merged_at: pull.mergedAt
+    },
+    closed_at: pull.closedAt,
+    created_at: pull.createdAt,
+    updated_at: pull.updatedAt,
+    draft: pull.draft,
+    author_association: pull.user.login === repo.owner.login ? 'OWNER' : 'CONTRIBUTOR'
+  }
+}
+
 export interface PullFacts {
   baseSha: string
   commits: number
@@ -431,6 +480,7 @@ export interface PullFacts {
   mergeable: boolean | null
   mergeableState: string
   reviewers: User[]
+  assignees: User[]
 }
 
 /** `pull-request`: the simple form plus what GitHub computes from git. */

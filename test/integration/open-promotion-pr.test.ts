@@ -1,0 +1,530 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { OutputName } from '../../src/actions/open-promotion-pr/inputs.js'
+import { openPromotionPr, type Collaborators } from '../../src/actions/open-promotion-pr/main.js'
+import { readStateBlock } from '../../src/actions/open-promotion-pr/state-block.js'
+import { errorMessage } from '../../src/lib/errors.js'
+import { createCommandRunner } from '../../src/lib/exec.js'
+import { createGitHubApi, createPullRequestApi, lazyOctokit } from '../../src/lib/github/index.js'
+import { mapInputs } from '../../src/lib/inputs.js'
+import { createRegistryClient } from '../../src/lib/registry/index.js'
+import { SEVERITIES } from '../../src/lib/scanner/finding.js'
+import { attachVerdict, type Verdict } from '../../src/lib/verdict/index.js'
+import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import {
+  buildImage,
+  createGitOps,
+  manyCommits,
+  overlay,
+  pinDev,
+  type BuiltImage
+} from '../support/github/promotion.js'
+import { startRegistry, type TestRegistry } from '../support/registry.js'
+
+let gh: LocalGitHub
+let registry: TestRegistry
+let IMAGE: string
+const built: BuiltImage[] = []
+let n = 0
+
+beforeAll(async () => {
+  ;[gh, registry] = await Promise.all([startGitHub(), startRegistry()])
+  IMAGE = `${registry.host}/octo/web`
+  await gh.createRepo('octo/app', { files: { 'main.go': 'package main\n' } })
+  for (let i = 1; i <= 3; i++) {
+    const revision = await gh.commit('octo/app', {
+      files: { 'main.go': `package main // v${i}\n` },
+      message: `Release 1.${i}.0\n`
+    })
+    built.push(await buildImage(registry, 'octo/web', `1.${i}.0`, `${gh.serverUrl}/octo/app`, revision))
+  }
+}, 120_000)
+afterAll(async () => {
+  await gh?.stop()
+  await registry?.stop()
+})
+afterEach(() => {
+  gh.clearFaults()
+  gh.clearHooks()
+  gh.assertNoViolations()
+})
+
+interface Outcome {
+  outputs: Partial<Record<OutputName, string>>
+  summary: string
+  /** `::warning::…`, `::notice::…` lines the run wrote. */
+  commands: string[]
+  error?: string
+}
+
+/** Runs the action in-process against the local GitHub and the registry. */
+async function promote(repo: string, token: string, inputs: Record<string, string>): Promise<Outcome> {
+  const outputs: Outcome['outputs'] = {}
+  let summary = ''
+  const temp = await fs.mkdtemp(path.join(os.tmpdir(), 'promotion-'))
+  const deps: Collaborators = {
+    inputs: mapInputs({ repository: repo, token, environment: 'staging', ...inputs }),
+    env: {
+      GITHUB_SERVER_URL: gh.serverUrl,
+      GITHUB_API_URL: gh.apiUrl,
+      GITHUB_REPOSITORY: repo,
+      GITHUB_RUN_ID: '4242',
+      RUNNER_TEMP: temp
+    },
+    runner: createCommandRunner(),
+    github: (t, apiUrl) => {
+      const options = { token: t, apiUrl }
+      return { pulls: createPullRequestApi(lazyOctokit(options)), commits: createGitHubApi(options) }
+    },
+    registry: () => createRegistryClient({ ca: registry.caPem, env: {}, retries: 0 }),
+    setOutput: (name, value) => (outputs[name] = value),
+    writeSummary: async markdown => {
+      summary += markdown
+    },
+    now: () => new Date(),
+    sleep: async () => undefined
+  }
+  const commands: string[] = []
+  const write = process.stdout.write.bind(process.stdout)
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof chunk === 'string' && /^::(warning|notice|error)/.test(chunk)) commands.push(chunk.trim())
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest)
+  }) as typeof process.stdout.write
+  try {
+    await openPromotionPr(deps)
+    return { outputs, summary, commands }
+  } catch (error) {
+    return { outputs, summary, commands, error: errorMessage(error) }
+  } finally {
+    process.stdout.write = write
+    await fs.rm(temp, { recursive: true, force: true })
+  }
+}
+
+/** A GitOps repository whose dev runs built[devAt] and staging built[0], with a token for it. */
+async function gitops(
+  devAt = 1,
+  options: Parameters<LocalGitHub['createRepo']>[1] = {},
+  tokenKind: 'app' | 'workflow' = 'app'
+): Promise<{ repo: string; token: string }> {
+  const repo = `octo/gitops-${++n}`
+  await createGitOps(gh, repo, IMAGE, { dev: built[0]!, staging: built[0]! }, options)
+  if (devAt > 0) await pinDev(gh, repo, IMAGE, built[devAt]!)
+  const token = gh.createToken({
+    repos: {
+      [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+      ...(tokenKind === 'app' ? { 'octo/app': { contents: 'read' } } : {})
+    },
+    kind: tokenKind
+  })
+  return { repo, token }
+}
+
+/** The head branch bump-manifest (push: branch) would have committed for `image`. */
+async function bumpBranch(
+  repo: string,
+  image: BuiltImage,
+  branch = 'promote/staging/octo-web'
+): Promise<string> {
+  return gh.commit(repo, {
+    branch,
+    files: { 'apps/web/overlays/staging/kustomization.yaml': overlay(IMAGE, image.digest, image.tag) },
+    message: `Pin ${IMAGE} to ${image.tag}\n\nImage: ${IMAGE}@${image.digest}\n`,
+    author: { name: 'github-actions[bot]', email: '41898282+github-actions[bot]@users.noreply.github.com' }
+  })
+}
+
+const apiCalls = (from: number, repo: string) =>
+  gh.calls.slice(from).filter(call => call.repo === repo && !call.route.includes('.git/'))
+const graphqlCalls = (from: number) => gh.calls.slice(from).filter(call => call.route === 'POST /graphql')
+
+describe('open for a branch (mode 1)', () => {
+  it('creates one pull request with labels, reviewers and auto-merge, then a re-run writes nothing', async () => {
+    const { repo, token } = await gitops(1, { allowAutoMerge: true })
+    await gh.protectBranch(repo, 'main', { requiredApprovals: 1 })
+    const head = await bumpBranch(repo, built[1]!)
+    const before = gh.calls.length
+    const first = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      labels: 'promotion, env/staging',
+      reviewers: 'alice',
+      'auto-merge': 'squash'
+    })
+    expect(first.error).toBeUndefined()
+    expect(first.outputs).toMatchObject({
+      operation: 'created',
+      'pull-request-number': '1',
+      'head-branch': 'promote/staging/octo-web',
+      'head-sha': head,
+      verified: 'true',
+      'auto-merge': 'true'
+    })
+    const [pull] = gh.pulls(repo)
+    expect(pull).toMatchObject({
+      title: `Promote ${IMAGE}:1.2.0 to staging`,
+      labels: ['promotion', 'env/staging'],
+      requestedReviewers: ['alice'],
+      autoMerge: { mergeMethod: 'SQUASH' },
+      draft: false
+    })
+    const state = readStateBlock(pull!.body!)
+    expect(state).toMatchObject({
+      v: 1,
+      environment: 'staging',
+      image: IMAGE,
+      to: { digest: built[1]!.digest, tag: '1.2.0', revision: built[1]!.revision },
+      verdict: null,
+      proposedBy: `${gh.serverUrl}/${repo}/actions/runs/4242`
+    })
+    expect(pull!.body).toContain('No scan-gate verdict is attached')
+    expect(pull!.body!.trimEnd().endsWith('-->')).toBe(true)
+    const created = apiCalls(before, repo)
+    process.stderr.write(`mode 1 create: ${created.length + graphqlCalls(before).length} API calls\n`)
+    expect(created.length + graphqlCalls(before).length).toBeLessThanOrEqual(8)
+
+    const again = gh.calls.length
+    const second = await promote(repo, token, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(second.outputs).toMatchObject({
+      operation: 'unchanged',
+      'pull-request-number': '1',
+      'head-sha': head
+    })
+    const rerun = [...apiCalls(again, repo), ...graphqlCalls(again)]
+    expect(rerun.filter(call => call.write)).toEqual([])
+    expect(rerun.length).toBeLessThanOrEqual(4)
+    expect(gh.pulls(repo)[0]!.body).toBe(pull!.body)
+  })
+
+  it('updates the same pull request for a newer digest, with a comment reviewers notice', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[1]!)
+    await promote(repo, token, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    const newer = await bumpBranch(repo, built[2]!)
+    const result = await promote(repo, token, { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` })
+    expect(result.outputs).toMatchObject({
+      operation: 'updated',
+      'pull-request-number': '1',
+      'head-sha': newer
+    })
+    expect(gh.pulls(repo)).toHaveLength(1)
+    expect(gh.pulls(repo)[0]!.title).toBe(`Promote ${IMAGE}:1.3.0 to staging`)
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.to.digest).toBe(built[2]!.digest)
+    const comments = gh.comments(repo).map(c => c.body)
+    expect(comments).toHaveLength(1)
+    expect(comments[0]).toContain('`1.3.0@')
+    expect(comments[0]).toContain('(was `1.2.0@')
+    expect(comments[0]).toContain('review again')
+  })
+
+  it('ends two concurrent runs with exactly one pull request (the loser finds and keeps it)', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[1]!)
+    // A barrier: both runs list (and find nothing) before either creates.
+    let arrived = 0
+    let open: () => void = () => undefined
+    const bothListed = new Promise<void>(resolve => (open = resolve))
+    gh.hook({
+      route: 'GET /repos/{owner}/{repo}/pulls',
+      times: 2,
+      run: async () => {
+        if (++arrived === 2) open()
+        await bothListed
+      }
+    })
+    const before = gh.calls.length
+    const inputs = { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` }
+    const results = await Promise.all([promote(repo, token, inputs), promote(repo, token, inputs)])
+    expect(results.map(r => r.error)).toEqual([undefined, undefined])
+    expect(results.map(r => r.outputs.operation).sort()).toEqual(['created', 'unchanged'])
+    expect(results.map(r => r.outputs['pull-request-number'])).toEqual(['1', '1'])
+    expect(gh.pulls(repo).filter(p => p.state === 'open')).toHaveLength(1)
+    const creates = gh.calls.slice(before).filter(c => c.operation === 'pulls/create')
+    expect(creates.map(c => c.status).sort()).toEqual([201, 422])
+  })
+
+  it('names the setting and the alternatives when Actions may not create pull requests', async () => {
+    const { repo, token } = await gitops(1, {}, 'workflow')
+    gh.setActionsCanCreatePullRequests(false, repo)
+    await bumpBranch(repo, built[1]!)
+    const refused = await promote(repo, token, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(refused.error).toContain('GitHub Actions is not permitted to create or approve pull requests.')
+    expect(refused.error).toContain('Allow GitHub Actions to create and approve pull requests')
+    expect(refused.error).toContain('actions/create-github-app-token')
+    expect(refused.error).toContain('fine-grained personal access token')
+    expect(refused.error).not.toContain(token)
+    gh.setActionsCanCreatePullRequests(true, repo)
+    const retried = await promote(repo, token, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(retried.outputs.operation).toBe('created')
+  })
+
+  it('warns and keeps the pull request when auto-merge is refused or a reviewer is not a collaborator', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[1]!)
+    const result = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      reviewers: 'alice, mallory',
+      'auto-merge': 'merge'
+    })
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'created', 'auto-merge': 'false' })
+    expect(gh.pulls(repo)[0]).toMatchObject({ state: 'open', autoMerge: null })
+    const warnings = result.commands.filter(c => c.startsWith('::warning'))
+    expect(warnings.find(w => w.includes('Auto-merge (merge) was refused'))).toContain(
+      'Auto merge is not allowed for this repository'
+    )
+    expect(warnings.find(w => w.includes('Could not request reviews'))).toContain('mallory')
+  })
+
+  it('shows the verdict scan-gate attached, and refuses to promote without a passing one when asked', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[1]!)
+    const client = createRegistryClient({ ca: registry.caPem, env: {}, retries: 0 })
+    const subject = { registry: registry.host, repository: 'octo/web', digest: built[1]!.digest }
+    const zero = { total: 0, fixable: 0, blocking: 0, suppressed: 0 }
+    const verdict = (decision: 'pass' | 'fail', time: string): Verdict => ({
+      schemaVersion: 1,
+      decision,
+      subject: { name: IMAGE, digest: built[1]!.digest },
+      blocking: decision === 'fail' ? 2 : 0,
+      counts: {
+        ...(Object.fromEntries(SEVERITIES.map(s => [s, zero])) as Verdict['counts']),
+        high: { total: 2, fixable: 2, blocking: decision === 'fail' ? 2 : 0, suppressed: 0 }
+      },
+      policy: {
+        digest: `sha256:${'0'.repeat(64)}`,
+        severity: 'high',
+        ignoreUnfixed: false,
+        failOnExpiredIgnore: false,
+        max: {}
+      },
+      scanner: { name: 'trivy', reportFormat: 'trivy', reportDigest: `sha256:${'1'.repeat(64)}` },
+      expiredIgnores: 0,
+      time
+    })
+    await attachVerdict(client, subject, verdict('fail', '2026-12-01T00:00:00Z'))
+    const refused = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      'require-verdict': 'pass'
+    })
+    expect(refused.error).toContain('has a failing scan-gate verdict attached, and require-verdict is pass')
+    expect(gh.pulls(repo)).toHaveLength(0)
+
+    await attachVerdict(client, subject, verdict('pass', '2026-12-02T00:00:00Z'))
+    const passed = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      'require-verdict': 'pass'
+    })
+    expect(passed.outputs.operation).toBe('created')
+    const body = gh.pulls(repo)[0]!.body!
+    expect(body).toContain(
+      '**pass**: 0 blocking (findings: 2 high), policy `sha256:' +
+        '0'.repeat(64) +
+        '`, decided 2026-12-02T00\\:00\\:00Z'
+    )
+    expect(readStateBlock(body)?.verdict).toMatchObject({ decision: 'pass', time: '2026-12-02T00:00:00Z' })
+  })
+
+  it('says what is missing: a head branch never pushed, a token without pull-requests: write', async () => {
+    const { repo, token } = await gitops()
+    const noBranch = await promote(repo, token, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(noBranch.error).toContain("the branch must exist and hold commits 'main' lacks")
+    expect(noBranch.error).toContain('Run bump-manifest with push: branch')
+    await bumpBranch(repo, built[1]!)
+    const readOnly = gh.createToken({ repos: { [repo]: { contents: 'write', pullRequests: 'read' } } })
+    const refused = await promote(repo, readOnly, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(refused.error).toContain('Resource not accessible by integration')
+    expect(refused.error).toContain('it needs contents: write and pull-requests: write')
+    expect(gh.pulls(repo)).toHaveLength(0)
+  })
+
+  it('refuses a digest the registry does not have', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[1]!)
+    const missing = `sha256:${'9'.repeat(64)}`
+    const result = await promote(repo, token, { 'image-ref': `${IMAGE}@${missing}` })
+    expect(result.error).toContain(`${IMAGE}@${missing} does not exist in the registry`)
+    expect(gh.pulls(repo)).toHaveLength(0)
+  })
+})
+
+describe('promote environment to environment (mode 2)', () => {
+  const STAGING = 'apps/web/overlays/staging/kustomization.yaml'
+  const promoteInputs = (extra: Record<string, string> = {}) => ({
+    image: IMAGE,
+    'from-environment': 'dev',
+    'from-paths': 'apps/web/overlays/dev',
+    paths: 'apps/web/overlays/staging',
+    ...extra
+  })
+  const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+
+  it('promotes what dev pins once Flux reported it healthy on a later commit, byte-minimal on the head branch', async () => {
+    const { repo, token } = await gitops()
+    // Flux posts on the revision it synced: here a later, unrelated commit of main.
+    const later = await gh.commit(repo, { files: { 'README.md': 'docs\n' }, message: 'Docs\n' })
+    gh.addStatus(repo, {
+      sha: later,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(3)
+    })
+    const result = await promote(
+      repo,
+      token,
+      promoteInputs({ 'require-status': 'kustomization/apps-dev/*', 'min-soak': '2h', labels: 'promotion' })
+    )
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(JSON.parse(result.outputs.promoted!)).toEqual({
+      image: IMAGE,
+      from: built[0]!.digest,
+      to: built[1]!.digest,
+      files: [STAGING]
+    })
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[1]!.digest, '1.2.0')
+    )
+    const [commit] = await gh.log(repo, 'promote/staging/octo-web')
+    expect(commit!.body).toContain(`Image: ${IMAGE}@${built[1]!.digest}`)
+    expect(result.outputs['head-sha']).toBe(commit!.sha)
+    const pull = gh.pulls(repo)[0]!
+    expect(pull.draft).toBe(false)
+    const state = readStateBlock(pull.body!)
+    expect(state?.verification).toMatchObject({
+      verified: true,
+      commit: later,
+      statuses: [{ context: 'kustomization/apps-dev/0c9c2e41', state: 'success', kind: 'status' }]
+    })
+    // The source commits between the two images, from their labels and the compare API.
+    expect(pull.body).toContain('1 commit(s) in [octo/app]')
+    expect(pull.body).toContain('Release 1.2.0')
+    expect(pull.body).toContain(`revert this pull request's merge commit, which pins \`1.1.0@`)
+  })
+
+  it('accepts an Argo CD status or a check run, and skips with a notice when dev is red', async () => {
+    const argo = await gitops()
+    const pinned = (await gh.log(argo.repo))[0]!.sha
+    gh.addStatus(argo.repo, {
+      sha: pinned,
+      context: 'continuous-delivery/web-dev',
+      state: 'success',
+      creator: 'argocd'
+    })
+    const viaStatus = await promote(
+      argo.repo,
+      argo.token,
+      promoteInputs({ 'require-status': 'continuous-delivery/web-dev' })
+    )
+    expect(viaStatus.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+
+    const checks = await gitops()
+    const sha = (await gh.log(checks.repo))[0]!.sha
+    gh.addCheckRun(checks.repo, { headSha: sha, name: 'promoter/dev-healthy', conclusion: 'success' })
+    const viaCheck = await promote(
+      checks.repo,
+      checks.token,
+      promoteInputs({ 'require-status': 'promoter/*' })
+    )
+    expect(viaCheck.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(checks.repo)[0]!.body!)?.verification.statuses[0]?.kind).toBe('check-run')
+
+    const red = await gitops()
+    const redSha = (await gh.log(red.repo))[0]!.sha
+    gh.addStatus(red.repo, { sha: redSha, context: 'kustomization/apps-dev/0c9c2e41', state: 'failure' })
+    const skipped = await promote(
+      red.repo,
+      red.token,
+      promoteInputs({ 'require-status': 'kustomization/apps-dev/*' })
+    )
+    expect(skipped.outputs).toMatchObject({
+      operation: 'skipped',
+      verified: 'false',
+      'pull-request-number': ''
+    })
+    expect(gh.pulls(red.repo)).toHaveLength(0)
+    expect(await gh.ref(red.repo, 'promote/staging/octo-web')).toBeUndefined()
+    const notice = skipped.commands.find(c => c.startsWith('::notice'))
+    expect(notice).toContain(redSha)
+    expect(notice).toContain('kustomization/apps-dev/0c9c2e41 is failure')
+  })
+
+  it('opens a draft saying what it waits for when the success is too fresh for min-soak, or fails', async () => {
+    const { repo, token } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    gh.addStatus(repo, {
+      sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(0.25)
+    })
+    const inputs = promoteInputs({ 'require-status': 'kustomization/apps-dev/*', 'min-soak': '1h' })
+    const failed = await promote(repo, token, { ...inputs, 'when-unverified': 'fail' })
+    expect(failed.error).toMatch(
+      /not verified upstream \(dev\): 'kustomization\/apps-dev\/\*': green for 1[45]m, less than min-soak 1h/
+    )
+    const draft = await promote(repo, token, { ...inputs, 'when-unverified': 'draft' })
+    expect(draft.outputs).toMatchObject({ operation: 'created', verified: 'false' })
+    const pull = gh.pulls(repo)[0]!
+    expect(pull.draft).toBe(true)
+    expect(pull.body).toContain(
+      'Not verified in dev: waiting for `kustomization/apps-dev/*`, green for at least 1h'
+    )
+  })
+
+  it('closes the pull request when base already pins the digest, naming the commit, and deletes our branch', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const byHand = await gh.commit(repo, {
+      files: { [STAGING]: overlay(IMAGE, built[1]!.digest, '1.2.0') },
+      message: 'Promote web by hand\n'
+    })
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.outputs).toMatchObject({ operation: 'closed', 'pull-request-number': '1' })
+    expect(gh.pulls(repo)[0]!.state).toBe('closed')
+    expect(gh.comments(repo).at(-1)!.body).toContain(byHand.slice(0, 12))
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
+  })
+
+  it('stops on a foreign commit on the head branch instead of writing over or around it', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const foreign = await gh.commit(repo, {
+      branch: 'promote/staging/octo-web',
+      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
+      message: 'Scale staging\n'
+    })
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.error).toContain(`holds commit ${foreign}`)
+    expect(result.error).toContain('did not make')
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(foreign)
+  })
+
+  it('refuses from-paths that pin two digests, and a base that does not exist', async () => {
+    const { repo, token } = await gitops()
+    const two = await promote(
+      repo,
+      token,
+      promoteInputs({ 'from-paths': 'apps/web/overlays/dev\napps/web/overlays/staging' })
+    )
+    expect(two.error).toMatch(/pins .* to 2 different digests/)
+    const nobase = await promote(repo, token, promoteInputs({ base: 'nope' }))
+    expect(nobase.error).toContain("branch 'nope' does not exist")
+  })
+
+  it('cuts the source commit list of a 1,000-commit compare to fit the body limit, keeping the state block', async () => {
+    const { repo, token } = await gitops(0)
+    const long = await manyCommits(gh, 'octo/app', 'main', 1000, 300)
+    const image = await buildImage(registry, 'octo/web', '2.0.0', `${gh.serverUrl}/octo/app`, long)
+    await pinDev(gh, repo, IMAGE, image)
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.outputs.operation).toBe('created')
+    const body = gh.pulls(repo)[0]!.body!
+    expect(body.length).toBeLessThanOrEqual(65_536)
+    expect(body).toContain('1000 commit(s) in [octo/app]')
+    expect(body).toMatch(/and \d+ more not listed here/)
+    expect(readStateBlock(body)?.to.digest).toBe(image.digest)
+  })
+})
