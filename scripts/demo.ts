@@ -105,6 +105,7 @@ async function main(): Promise<number> {
       environment: 'staging',
       repository: 'demo/gitops',
       token,
+      image,
       'from-environment': 'dev',
       'from-paths': 'apps/web/overlays/dev',
       paths: 'apps/web/overlays/staging',
