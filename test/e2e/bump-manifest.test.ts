@@ -126,10 +126,12 @@ describe('bump-manifest bundle, run as the runner runs it', () => {
         inputs: {
           image: 'ghcr.io/octo/svc-7',
           digest: digest(7),
-          path: checkout,
+          path: '.',
           paths: 'apps',
           push: 'none'
         },
+        // The checkout is the workspace, as actions/checkout leaves it without `path`.
+        workspace: checkout,
         context: { repository: 'octo/app' },
         timeoutMs: 120_000
       })

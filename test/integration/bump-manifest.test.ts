@@ -73,7 +73,8 @@ async function bump(inputs: Record<string, string>): Promise<Result> {
       GITHUB_REPOSITORY: 'octo/web',
       GITHUB_SHA: SOURCE_SHA,
       GITHUB_RUN_ID: '77',
-      GITHUB_WORKSPACE: temp,
+      // A checkout given as `path` lies in the workspace, as on the runner.
+      GITHUB_WORKSPACE: inputs.path ? path.dirname(inputs.path) : temp,
       RUNNER_TEMP: temp
     },
     runner: createCommandRunner(),

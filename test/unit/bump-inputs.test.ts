@@ -1,4 +1,7 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { commitMessage, sourceContext } from '../../src/actions/bump-manifest/commit-message.js'
 import { INPUTS, parseAuthor, readInputs } from '../../src/actions/bump-manifest/inputs.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
@@ -35,8 +38,50 @@ describe('bump-manifest inputs', () => {
     })
   })
 
-  it('resolves a checkout path against the workspace', () => {
-    expect(read({ image: 'app', digest: D, path: 'gitops', token: '' }).checkout).toBe('/ws/gitops')
+  describe('path: a directory inside the workspace', () => {
+    let workspace: string
+    beforeAll(async () => {
+      workspace = await realpath(await mkdtemp(path.join(os.tmpdir(), 'ws-')))
+      await mkdir(path.join(workspace, 'gitops'))
+      await writeFile(path.join(workspace, 'file.yaml'), 'x: 1\n')
+      await symlink('/etc', path.join(workspace, 'etc-link'))
+    })
+    afterAll(() => rm(workspace, { recursive: true, force: true }))
+    const inWorkspace = (checkout: string) =>
+      readInputs(mapInputs({ image: 'app', digest: D, paths: 'a', path: checkout }), {
+        GITHUB_WORKSPACE: workspace
+      })
+
+    it('resolves it against the workspace', () => {
+      expect(inWorkspace('gitops').checkout).toBe(path.join(workspace, 'gitops'))
+    })
+
+    it.each([
+      ['/etc/passwd', /input 'path': '\/etc\/passwd' resolves outside the workspace/],
+      ['../..', /resolves outside the workspace/],
+      ['etc-link', /input 'path': 'etc-link' resolves outside the workspace \(\/etc\)/],
+      ['file.yaml', /input 'path': 'file.yaml' is not a directory/],
+      ['missing', /input 'path': 'missing' does not exist/]
+    ])('refuses %s', (checkout, message) => {
+      expect(() => inWorkspace(checkout)).toThrow(ConfigurationError)
+      expect(() => inWorkspace(checkout)).toThrow(message)
+    })
+  })
+
+  it('reads paths one per line: a comma belongs to the glob or the file name', () => {
+    expect(
+      read({ image: 'app', digest: D, paths: 'apps/{web,api}/*.yaml\n a,b.yaml \n# note\n' }).paths
+    ).toEqual(['apps/{web,api}/*.yaml', 'a,b.yaml'])
+  })
+
+  it.each([
+    ['', 1024 * 1024],
+    ['1048576', 1048576],
+    ['512KiB', 512 * 1024],
+    ['5MiB', 5 * 1024 * 1024],
+    ['20 MB', 20 * 1024 * 1024]
+  ])('reads max-file-size %j', (size, bytes) => {
+    expect(read({ image: 'app', digest: D, 'max-file-size': size }).maxFileBytes).toBe(bytes)
   })
 
   it.each([
@@ -59,7 +104,14 @@ describe('bump-manifest inputs', () => {
     [{ image: 'app', digest: D, paths: '' }, "input 'paths' is required"],
     [{ image: 'app', digest: D, 'max-attempts': '0' }, 'from 1 to 50'],
     [{ image: 'app', digest: D, author: 'just a name' }, "must look like 'Name <email>'"],
-    [{ image: 'app', digest: D, 'commit-via': 'ssh' }, 'one of git, api']
+    [{ image: 'app', digest: D, 'commit-via': 'ssh' }, 'one of git, api'],
+    [{ image: 'app', digest: D, author: 'Bot <bot@example.com>\nCo-authored-by: x' }, 'one line'],
+    [{ image: 'app', digest: D, author: 'Bot\r <bot@example.com>' }, 'without control characters'],
+    [{ image: 'app', digest: D, author: 'B\u0000ot <bot@example.com>' }, 'without control characters'],
+    [{ image: 'app', digest: D, 'max-file-size': '0' }, "input 'max-file-size' must be a size"],
+    [{ image: 'app', digest: D, 'max-file-size': '1GiB' }, "input 'max-file-size' must be a size"],
+    [{ image: 'app', digest: D, 'max-file-size': '65MiB' }, 'to 64MiB'],
+    [{ image: 'app', digest: D, 'max-file-size': 'lots' }, "got 'lots'"]
   ])('rejects %j', (values, message) => {
     expect(() => read(values)).toThrow(ConfigurationError)
     expect(() => read(values)).toThrow(message)
