@@ -37,7 +37,7 @@ function bump(i: number, extra: Record<string, string> = {}): Promise<ActionResu
       repository: 'octo/gitops',
       paths: 'apps',
       token,
-      'max-attempts': '40',
+      // Default max-wait and max-attempts: every concurrent run must land with them.
       ...extra
     },
     context: { repository: 'octo/app', serverUrl: gh.serverUrl, apiUrl: gh.apiUrl, runId: String(1000 + i) },

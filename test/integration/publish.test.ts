@@ -52,7 +52,6 @@ describe('publish (real git, a bare repository)', () => {
           branch: 'main',
           message: `pin image ${i}\n\nImage: app-${i}`,
           author,
-          maxAttempts: 30,
           sleep: ms => new Promise(resolve => setTimeout(resolve, Math.min(ms, 50))),
           apply: async () => {
             await fs.writeFile(
@@ -148,6 +147,38 @@ describe('publish (real git, a bare repository)', () => {
         return ['loser.txt']
       }
     })
-    await expect(attempt).rejects.toThrow('gave up after 2 attempts')
+    await expect(attempt).rejects.toThrow(
+      /^gave up after [\d.]+ s and 2 attempts \(max-attempts \(2\) reached\): \d+ commit\(s\) by others landed on main meanwhile, 2 of them just before one of ours/
+    )
+  })
+
+  it('gives up when the next wait would pass max-wait, saying how often the branch moved', async () => {
+    const g = await clone('budget')
+    let n = 0
+    const attempt = publish({
+      git: g,
+      repo,
+      mode: 'direct',
+      commitVia: 'git',
+      branch: 'main',
+      message: 'lose',
+      author,
+      maxWaitMs: 0,
+      sleep: async () => undefined,
+      apply: async () => {
+        const other = path.join(root, `budget-other-${n++}`)
+        await git(root, 'clone', '--quiet', bare, other)
+        await fs.writeFile(path.join(other, `budget-${n}.txt`), 'x\n')
+        await git(other, 'add', '.')
+        await git(other, '-c', 'user.name=o', '-c', 'user.email=o@e', 'commit', '--quiet', '-m', 'race')
+        await git(other, 'push', '--quiet', 'origin', 'HEAD:main')
+        await fs.writeFile(path.join(g.cwd, 'loser.txt'), 'mine\n')
+        return ['loser.txt']
+      }
+    })
+    await expect(attempt).rejects.toThrow(
+      /and 1 attempts \(max-wait reached\): \d+ commit\(s\) by others landed on main meanwhile, 1 of them just before one of ours.*raise max-wait/
+    )
+    expect(n).toBe(1)
   })
 })

@@ -20,7 +20,8 @@ describe('bump-manifest inputs', () => {
       tag: 'v1.2.3',
       push: 'direct',
       commitVia: 'git',
-      maxAttempts: 8,
+      maxAttempts: undefined,
+      maxWaitMs: 5 * 60_000,
       allowNoMatch: false,
       paths: ['apps/'],
       author: { name: 'github-actions[bot]' }
@@ -75,6 +76,20 @@ describe('bump-manifest inputs', () => {
   })
 
   it.each([
+    ['90', 90_000],
+    ['90s', 90_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['0', 0]
+  ])('reads max-wait %j', (wait, ms) => {
+    expect(read({ image: 'app', digest: D, 'max-wait': wait }).maxWaitMs).toBe(ms)
+  })
+
+  it('reads max-attempts as an upper bound only when given', () => {
+    expect(read({ image: 'app', digest: D, 'max-attempts': '12' }).maxAttempts).toBe(12)
+  })
+
+  it.each([
     ['', 1024 * 1024],
     ['1048576', 1048576],
     ['512KiB', 512 * 1024],
@@ -102,7 +117,10 @@ describe('bump-manifest inputs', () => {
     [{ image: 'app', digest: D, push: 'branch' }, "'head-branch' is required with push: branch"],
     [{ image: 'app', digest: D, token: '' }, "input 'token' is empty"],
     [{ image: 'app', digest: D, paths: '' }, "input 'paths' is required"],
-    [{ image: 'app', digest: D, 'max-attempts': '0' }, 'from 1 to 50'],
+    [{ image: 'app', digest: D, 'max-attempts': '0' }, 'from 1 to 10000'],
+    [{ image: 'app', digest: D, 'max-wait': '5 minutes' }, "input 'max-wait' must be a duration"],
+    [{ image: 'app', digest: D, 'max-wait': '7h' }, 'from 0s to 6h'],
+    [{ image: 'app', digest: D, 'max-wait': '-1' }, "input 'max-wait' must be a duration"],
     [{ image: 'app', digest: D, author: 'just a name' }, "must look like 'Name <email>'"],
     [{ image: 'app', digest: D, 'commit-via': 'ssh' }, 'one of git, api'],
     [{ image: 'app', digest: D, author: 'Bot <bot@example.com>\nCo-authored-by: x' }, 'one line'],

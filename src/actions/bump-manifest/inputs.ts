@@ -4,6 +4,7 @@ import { parseDigest, parseImageRef, sameRepository, type ImageRef } from '../..
 import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Identity } from '../../lib/git/index.js'
 import { resolveInside } from '../../lib/workspace-files.js'
+import { DEFAULT_MAX_WAIT_MS } from './publish.js'
 
 export const INPUTS = [
   'image',
@@ -24,6 +25,7 @@ export const INPUTS = [
   'head-branch',
   'commit-via',
   'max-attempts',
+  'max-wait',
   'max-file-size',
   'allow-no-match'
 ] as const
@@ -72,7 +74,10 @@ export interface BumpInputs {
   push: (typeof PUSH_MODES)[number]
   headBranch?: string
   commitVia: (typeof COMMIT_VIA)[number]
-  maxAttempts: number
+  /** An upper bound on attempts; undefined: `maxWaitMs` alone bounds the retries. */
+  maxAttempts?: number
+  /** How long to keep retrying while other runs land commits on the branch. */
+  maxWaitMs: number
   /** Files larger than this are not parsed; one that mentions the image fails the run. */
   maxFileBytes: number
   allowNoMatch: boolean
@@ -82,6 +87,9 @@ export interface BumpInputs {
  * Parsing is the cost of a large file (a 5 MB file of 42,000 references took 10 s of CPU and 1 GB): 1 MiB keeps a
  * run within seconds and a few hundred MB, and covers all but generated bundles, for which it can be raised.
  */
+// A job runs for 6 hours at most.
+const MAX_WAIT_CEILING_MS = 6 * 3_600_000
+
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 const MAX_FILE_BYTES_CEILING = 64 * 1024 * 1024
 
@@ -142,7 +150,8 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): BumpInp
     push,
     headBranch,
     commitVia: read.oneOf('commit-via', COMMIT_VIA, 'git'),
-    maxAttempts: read.integer('max-attempts', 8, 1, 50),
+    maxAttempts: read.optional('max-attempts') ? read.integer('max-attempts', 0, 1, 10_000) : undefined,
+    maxWaitMs: readDuration(read, 'max-wait', DEFAULT_MAX_WAIT_MS, MAX_WAIT_CEILING_MS),
     maxFileBytes: readSize(read, 'max-file-size', DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_CEILING),
     allowNoMatch: read.boolean('allow-no-match', false)
   }
@@ -204,6 +213,21 @@ function readImage(read: InputReader<InputName>): {
     digest: parseDigest(digestInput, `digest ${digestInput}`),
     tag: tagInput
   }
+}
+
+/** A duration: seconds (`90`), or with a unit (`90s`, `5m`, `1h`). */
+function readDuration(read: InputReader<InputName>, name: InputName, fallback: number, max: number): number {
+  const text = read.optional(name)
+  if (text === '') return fallback
+  const match = /^(\d{1,6})\s*(|s|m|h)$/i.exec(text)
+  const unit = match?.[2]?.toLowerCase()
+  const ms = match ? Number(match[1]) * (unit === 'h' ? 3_600_000 : unit === 'm' ? 60_000 : 1000) : NaN
+  if (!(ms >= 0 && ms <= max)) {
+    throw new ConfigurationError(
+      `input '${name}' must be a duration from 0s to ${max / 3_600_000}h, such as 300, 90s, 5m or 1h; got '${text}'`
+    )
+  }
+  return ms
 }
 
 /** A size in bytes, or with a binary unit: `1048576`, `512KiB`, `5MiB` (K/KB/M/MB mean the same units). */

@@ -121,6 +121,7 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
         message,
         author: inputs.author,
         maxAttempts: inputs.maxAttempts,
+        maxWaitMs: inputs.maxWaitMs,
         apply,
         sleep: deps.sleep,
         log: line => core.info(line)
@@ -368,7 +369,10 @@ function summaryOf(
     const url = `${serverUrl}/${repository}/commit/${published.commitSha}`
     text += `Commit [${published.commitSha.slice(0, 12)}](${url}) on ${code(published.branch)} of ${code(repository)}`
     text +=
-      published.attempts > 1 ? ` (after ${published.attempts} attempts: the branch moved meanwhile)` : ''
+      published.attempts > 1
+        ? ` (after ${published.attempts} attempts in ${((published.elapsedMs ?? 0) / 1000).toFixed(1)} s: ` +
+          `the branch moved ${published.moves ?? published.attempts - 1} time(s) meanwhile)`
+        : ''
     text += '.\n\n'
   } else if (published.changed) {
     text += `Not committed (push: none).\n\n`
