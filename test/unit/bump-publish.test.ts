@@ -29,7 +29,7 @@ function contended(options: {
     resetHard: async () => undefined,
     commit: async () => `commit-${attempt}`,
     tryPush: async () => options.pushes(attempt),
-    tryCountCommitsSince: async () => options.landed
+    tryCountCommitsAfter: async () => options.landed
   } as unknown as GitCommandManager
   const running = publish({
     git,

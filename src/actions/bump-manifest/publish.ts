@@ -71,6 +71,7 @@ export async function publish(request: PublishRequest): Promise<Published> {
   let moves = 0
   let stalls = 0
   let lastStart: string | undefined
+  let firstStart: string | undefined
   for (let attempt = 1; ; attempt++) {
     const attemptStarted = now()
     const existing = await request.git.fetch(target)
@@ -86,6 +87,7 @@ export async function publish(request: PublishRequest): Promise<Published> {
       else stalls++
     }
     lastStart = start
+    firstStart ??= start
     if (stalls >= MAX_STALLS) {
       throw new ExternalError(
         `${target} refused ${stalls + 1} pushes though it did not move: not a race with other runs. Check the ` +
@@ -123,7 +125,7 @@ export async function publish(request: PublishRequest): Promise<Published> {
     // The last wait is cut to what the budget leaves for one more attempt, rather than giving up before it.
     const delay = Math.min(backoff.next(attemptMs), maxWaitMs - elapsed() - attemptMs)
     if (attempt >= maxAttempts || delay < 0) {
-      const landed = await request.git.tryCountCommitsSince?.(target, new Date(started))
+      const landed = await request.git.tryCountCommitsAfter?.(target, firstStart as string, new Date(started))
       throw new ExternalError(giveUp(target, attempt, elapsed(), moves + 1, landed, attempt >= maxAttempts))
     }
     request.log?.(

@@ -31,10 +31,10 @@ export interface GitCommandManager {
   /** Pushes HEAD to `branch` (fast-forward only); a refused update is `rejected`, a protected branch `protected`. */
   tryPush(branch: string): Promise<PushResult>
   /**
-   * How many commits reached `branch` on origin since `since` (by committer date), deepening a shallow clone just
-   * enough to see them; undefined when that cannot be told. Optional: a stand-in need not count.
+   * How many commits `branch` on origin has after `base` (a commit fetched before), deepening a shallow clone to
+   * commits since `since` to see them; undefined when that cannot be told. Optional: a stand-in need not count.
    */
-  tryCountCommitsSince?(branch: string, since: Date): Promise<number | undefined>
+  tryCountCommitsAfter?(branch: string, base: string, since: Date): Promise<number | undefined>
   /** The working tree's changes against HEAD as a unified diff. */
   diff(): Promise<string>
   /** The branch checked out, or undefined on a detached HEAD. */
@@ -155,7 +155,7 @@ export function createGit(options: GitOptions): GitCommandManager {
         `git push to ${branch} failed (exit code ${result.exitCode}):\n${lastLines(result, 12)}`
       )
     },
-    async tryCountCommitsSince(branch, since) {
+    async tryCountCommitsAfter(branch, base, since) {
       const date = `@${Math.floor(since.getTime() / 1000)}`
       const ref = `refs/remotes/origin/${branch}`
       const shallow = (await exec(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true'
@@ -171,7 +171,7 @@ export function createGit(options: GitOptions): GitCommandManager {
         ])
         if (fetched.exitCode !== 0) return undefined
       }
-      const counted = await exec(['rev-list', '--count', `--since=${date}`, ref])
+      const counted = await exec(['rev-list', '--count', ref, `^${base}`])
       const count = Number(counted.stdout.trim())
       return counted.exitCode === 0 && Number.isInteger(count) ? count : undefined
     },
