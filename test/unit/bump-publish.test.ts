@@ -112,8 +112,21 @@ describe('publish under contention', () => {
 
   it('does not keep retrying a push refused while the branch stands still: that is not a race', async () => {
     const run = contended({ heads: () => 'head', pushes: () => 'rejected' })
-    await expect(run.running).rejects.toThrow(/main refused 6 pushes though it did not move: not a race/)
+    await expect(run.running).rejects.toThrow(
+      /main refused 6 commits in a row though it did not move: not a race/
+    )
     expect(run.attempts()).toBe(6)
+  })
+
+  it('counts only refusals in a row: a branch that moves again in between is still a race', async () => {
+    // The head moves on every third fetch only: two refusals in a row without a move, then a move, for 30 attempts.
+    const run = contended({
+      heads: n => `head-${Math.floor(n / 3)}`,
+      pushes: n => (n < 30 ? 'rejected' : 'pushed'),
+      attemptMs: 10,
+      request: { random: () => 0, maxWaitMs: 60 * 60_000 }
+    })
+    await expect(run.running).resolves.toMatchObject({ changed: true, attempts: 30, moves: 10 })
   })
 })
 

@@ -49,7 +49,7 @@ export interface Published {
 }
 
 export const DEFAULT_MAX_WAIT_MS = 5 * 60_000
-// Pushes refused while the branch did not move are not contention: something else refuses them.
+// Pushes refused in a row while the branch did not move are not contention: something else refuses them.
 const MAX_STALLS = 5
 
 /**
@@ -83,14 +83,16 @@ export async function publish(request: PublishRequest): Promise<Published> {
       )
     }
     if (lastStart !== undefined) {
-      if (start !== lastStart) moves++
-      else stalls++
+      if (start !== lastStart) {
+        moves++
+        stalls = 0
+      } else stalls++
     }
     lastStart = start
     firstStart ??= start
     if (stalls >= MAX_STALLS) {
       throw new ExternalError(
-        `${target} refused ${stalls + 1} pushes though it did not move: not a race with other runs. Check the ` +
+        `${target} refused ${stalls + 1} commits in a row though it did not move: not a race with other runs. Check the ` +
           'server-side hooks or rules of the repository'
       )
     }
