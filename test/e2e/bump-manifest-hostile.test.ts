@@ -184,6 +184,12 @@ const cases: Array<[string, Setup, Record<string, string>, RegExp]> = [
     /apps\/big\.yaml mentions the image but is \d+ bytes, over the limit of 1024 bytes per file.*max-file-size/
   ],
   [
+    'a branch that would rewrite the push refspec',
+    ws => files(ws, { 'gitops/apps/app.yaml': pod() }),
+    { branch: 'main:refs/heads/other', push: 'direct' },
+    /input 'branch': "main:refs\/heads\/other" is not a valid branch name/
+  ],
+  [
     'a max-file-size that is not a size',
     ws => files(ws, { 'gitops/apps/app.yaml': pod() }),
     { 'max-file-size': '1e9' },

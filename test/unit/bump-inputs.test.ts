@@ -85,6 +85,18 @@ describe('bump-manifest inputs', () => {
     expect(read({ image: 'app', digest: D, 'max-wait': wait }).maxWaitMs).toBe(ms)
   })
 
+  it.each([['main'], ['promote/prod'], ['release-1.2'], ['feature/x_y+z'], ['déploiement']])(
+    'accepts the branch %s',
+    branch => {
+      expect(
+        read({ image: 'app', digest: D, branch, push: 'branch', 'head-branch': `promote/${branch}` })
+      ).toMatchObject({
+        branch,
+        headBranch: `promote/${branch}`
+      })
+    }
+  )
+
   it('reads max-attempts as an upper bound only when given', () => {
     expect(read({ image: 'app', digest: D, 'max-attempts': '12' }).maxAttempts).toBe(12)
   })
@@ -126,6 +138,18 @@ describe('bump-manifest inputs', () => {
     [{ image: 'app', digest: D, author: 'Bot <bot@example.com>\nCo-authored-by: x' }, 'one line'],
     [{ image: 'app', digest: D, author: 'Bot\r <bot@example.com>' }, 'without control characters'],
     [{ image: 'app', digest: D, author: 'B\u0000ot <bot@example.com>' }, 'without control characters'],
+    [
+      { image: 'app', digest: D, branch: 'main:refs/heads/other' },
+      'input \'branch\': "main:refs/heads/other" is not a valid'
+    ],
+    [{ image: 'app', digest: D, branch: '--upload-pack=x' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: 'refs/heads/main' }, "without 'refs/heads/'"],
+    [{ image: 'app', digest: D, branch: '../../tags/v1' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: 'a b' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: 'main.lock' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: '.hidden' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, push: 'branch', 'head-branch': 'promote/@{-1}' }, "input 'head-branch'"],
+    [{ image: 'app', digest: D, push: 'branch', 'head-branch': 'promote/.x' }, "input 'head-branch'"],
     [{ image: 'app', digest: D, 'max-file-size': '0' }, "input 'max-file-size' must be a size"],
     [{ image: 'app', digest: D, 'max-file-size': '1GiB' }, "input 'max-file-size' must be a size"],
     [{ image: 'app', digest: D, 'max-file-size': '65MiB' }, 'to 64MiB'],

@@ -114,7 +114,7 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): BumpInp
   const push = read.oneOf('push', PUSH_MODES, 'direct')
   const checkoutInput = read.optional('path')
   const workspace = env.GITHUB_WORKSPACE || process.cwd()
-  const headBranch = read.optional('head-branch') || undefined
+  const headBranch = readBranch(read, 'head-branch')
   if (push === 'branch' && !headBranch) {
     throw new ConfigurationError(
       "input 'head-branch' is required with push: branch (the branch a promotion PR is opened from)"
@@ -139,7 +139,7 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): BumpInp
     digest,
     tag,
     repository,
-    branch: read.optional('branch') || undefined,
+    branch: readBranch(read, 'branch'),
     token,
     checkout: checkoutInput ? readCheckout(workspace, checkoutInput) : undefined,
     paths,
@@ -213,6 +213,29 @@ function readImage(read: InputReader<InputName>): {
     digest: parseDigest(digestInput, `digest ${digestInput}`),
     tag: tagInput
   }
+}
+
+/**
+ * A branch name as `git check-ref-format --branch` accepts it. It becomes part of refspecs (`HEAD:refs/heads/<name>`):
+ * a `:` or a leading `-` must never get that far.
+ */
+function readBranch(read: InputReader<InputName>, name: InputName): string | undefined {
+  const branch = read.optional(name)
+  if (branch === '') return undefined
+  const invalid =
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u0020\u007f~^:?*[\\]/.test(branch) ||
+    /^[-/.]|\/$|\.lock$|\.$/.test(branch) ||
+    /\.\.|\/\/|@\{|\/\./.test(branch) ||
+    branch === '@' ||
+    branch.startsWith('refs/')
+  if (invalid) {
+    throw new ConfigurationError(
+      `input '${name}': ${JSON.stringify(branch)} is not a valid branch name (git check-ref-format): name the branch ` +
+        "alone, e.g. 'main' or 'promote/prod', without 'refs/heads/', spaces or any of ~^:?*[\\"
+    )
+  }
+  return branch
 }
 
 /** A duration: seconds (`90`), or with a unit (`90s`, `5m`, `1h`). */
