@@ -1,4 +1,5 @@
 import * as exec from '@actions/exec'
+import { stat } from 'node:fs/promises'
 import { ExternalError } from './errors.js'
 
 export interface CommandResult {
@@ -34,6 +35,13 @@ export function createCommandRunner(): CommandRunner {
         if (value !== undefined && !options.unset?.(key)) env[key] = value
       }
       Object.assign(env, options.env ?? {})
+      // @actions/exec spawns inside an async Promise executor: a spawn that throws (a cwd that is a file: ENOTDIR)
+      // rejects a promise no one holds and leaves this one pending forever. Refuse such a cwd here instead.
+      if (options.cwd !== undefined && !(await isDirectory(options.cwd))) {
+        throw new ExternalError(
+          `could not run '${command}': its working directory ${options.cwd} is not a directory`
+        )
+      }
       try {
         const out = await exec.getExecOutput(command, args, {
           cwd: options.cwd,
@@ -49,6 +57,10 @@ export function createCommandRunner(): CommandRunner {
       }
     }
   }
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return (await stat(dir).catch(() => undefined))?.isDirectory() ?? false
 }
 
 /** Runs a command and throws an ExternalError with its last lines of output when it fails. */

@@ -37,7 +37,7 @@ function bump(i: number, extra: Record<string, string> = {}): Promise<ActionResu
       repository: 'octo/gitops',
       paths: 'apps',
       token,
-      'max-attempts': '40',
+      // Default max-wait and max-attempts: every concurrent run must land with them.
       ...extra
     },
     context: { repository: 'octo/app', serverUrl: gh.serverUrl, apiUrl: gh.apiUrl, runId: String(1000 + i) },
@@ -126,10 +126,12 @@ describe('bump-manifest bundle, run as the runner runs it', () => {
         inputs: {
           image: 'ghcr.io/octo/svc-7',
           digest: digest(7),
-          path: checkout,
+          path: '.',
           paths: 'apps',
           push: 'none'
         },
+        // The checkout is the workspace, as actions/checkout leaves it without `path`.
+        workspace: checkout,
         context: { repository: 'octo/app' },
         timeoutMs: 120_000
       })

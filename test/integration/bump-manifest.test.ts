@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { bumpManifest, type Collaborators } from '../../src/actions/bump-manifest/main.js'
 import type { OutputName } from '../../src/actions/bump-manifest/inputs.js'
 import { createCommandRunner } from '../../src/lib/exec.js'
-import { createGitHubApi } from '../../src/lib/github/index.js'
+import { createGitHubApi, type GitHubApi } from '../../src/lib/github/index.js'
 import { mapInputs } from '../../src/lib/inputs.js'
 import { startGitHub, type LocalGitHub } from '../support/github/index.js'
 
@@ -61,7 +61,10 @@ interface Result {
   summary: string
 }
 
-async function bump(inputs: Record<string, string>): Promise<Result> {
+async function bump(
+  inputs: Record<string, string>,
+  wrapApi: (api: GitHubApi) => GitHubApi = api => api
+): Promise<Result> {
   const outputs: Result['outputs'] = {}
   let summary = ''
   const temp = await fs.mkdtemp(path.join(os.tmpdir(), 'bump-'))
@@ -73,11 +76,12 @@ async function bump(inputs: Record<string, string>): Promise<Result> {
       GITHUB_REPOSITORY: 'octo/web',
       GITHUB_SHA: SOURCE_SHA,
       GITHUB_RUN_ID: '77',
-      GITHUB_WORKSPACE: temp,
+      // A checkout given as `path` lies in the workspace, as on the runner.
+      GITHUB_WORKSPACE: inputs.path ? path.dirname(inputs.path) : temp,
       RUNNER_TEMP: temp
     },
     runner: createCommandRunner(),
-    github: (t, apiUrl) => createGitHubApi({ token: t, apiUrl }),
+    github: (t, apiUrl) => wrapApi(createGitHubApi({ token: t, apiUrl })),
     setOutput: (name, value) => (outputs[name] = value),
     writeSummary: async markdown => {
       summary += markdown
@@ -229,27 +233,32 @@ describe('bump-manifest against a local GitHub (real git over HTTP with a token)
   })
 
   it('retries createCommitOnBranch when another commit moves the head meanwhile', async () => {
-    // The commit request waits; meanwhile someone else commits, so its expectedHeadOid is stale (STALE_DATA).
-    gh.fault({ route: 'POST /graphql', field: 'createCommitOnBranch', kind: 'delay', ms: 800 })
-    const racing = new Promise<string>(resolve =>
-      setTimeout(
-        () => resolve(gh.commit(repo, { files: { 'README.md': 'someone else\n' }, message: 'other' })),
-        300
-      )
+    // Between our fetch and our createCommitOnBranch, someone else commits: the first request's expectedHeadOid is
+    // stale (STALE_DATA) by construction, not by a timer racing a server delay.
+    let other: string | undefined
+    const results: string[] = []
+    const { outputs, summary } = await bump(
+      { image: 'ghcr.io/octo/web', digest: D1, paths: 'apps/web/prod.yaml', 'commit-via': 'api' },
+      api => ({
+        ...api,
+        createCommitOnBranch: async input => {
+          other ??= await gh.commit(repo, { files: { 'README.md': 'someone else\n' }, message: 'other' })
+          const result = await api.createCommitOnBranch(input)
+          results.push(
+            `${result.kind} on ${input.expectedHeadOid === other ? 'the new head' : 'the old head'}`
+          )
+          return result
+        }
+      })
     )
-    const { outputs } = await bump({
-      image: 'ghcr.io/octo/web',
-      digest: D1,
-      paths: 'apps/web/prod.yaml',
-      'commit-via': 'api'
-    })
-    const other = await racing
+    expect(results).toEqual(['head-moved on the old head', 'committed on the new head'])
     const log = await gh.log(repo, 'main')
     expect(log[0]?.sha).toBe(outputs['commit-sha'])
     expect(log[1]?.sha).toBe(other)
-    const commits = gh.calls.filter(c => c.route === 'POST /graphql')
-    expect(commits.length).toBeGreaterThanOrEqual(2)
+    expect(log[0]?.parents).toEqual([other])
+    expect(summary).toContain('after 2 attempts')
     expect(await gh.readFile(repo, 'main', 'README.md')).toBe('someone else\n')
+    expect(await gh.readFile(repo, 'main', 'apps/web/prod.yaml')).toContain(`image: ghcr.io/octo/web@${D1}`)
   })
 
   it('works in an existing checkout with the credentials it persisted, its repository, its history and config kept', async () => {

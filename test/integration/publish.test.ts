@@ -41,9 +41,17 @@ async function clone(name: string) {
 
 describe('publish (real git, a bare repository)', () => {
   it('lands every one of 10 concurrent changes to one branch, with linear history', async () => {
+    // A barrier forces the collision: every run has fetched the same head before any of them commits, so exactly
+    // one lands on its first attempt and the nine others must retry, however fast or slow the machine is.
+    const count = 10
+    let arrived = 0
+    let release!: () => void
+    const allFetched = new Promise<void>(resolve => (release = resolve))
+    const clones = await Promise.all(Array.from({ length: count }, (_, i) => clone(`worker-${i}`)))
+    const head = await git(bare, 'rev-parse', 'main')
     const runs = await Promise.all(
-      Array.from({ length: 10 }, async (_, i) => {
-        const g = await clone(`worker-${i}`)
+      clones.map((g, i) => {
+        let first = true
         return publish({
           git: g,
           repo,
@@ -52,9 +60,13 @@ describe('publish (real git, a bare repository)', () => {
           branch: 'main',
           message: `pin image ${i}\n\nImage: app-${i}`,
           author,
-          maxAttempts: 30,
           sleep: ms => new Promise(resolve => setTimeout(resolve, Math.min(ms, 50))),
           apply: async () => {
+            if (first) {
+              first = false
+              if (++arrived === count) release()
+              await allFetched
+            }
             await fs.writeFile(
               path.join(g.cwd, `image-${i}.txt`),
               `app-${i}@sha256:${String(i).repeat(64).slice(0, 64)}\n`
@@ -64,17 +76,20 @@ describe('publish (real git, a bare repository)', () => {
         })
       })
     )
-    expect(runs.map(r => [r.changed, Boolean(r.commitSha), r.attempts])).toEqual(
-      runs.map(r => [true, true, r.attempts])
-    )
+    expect(runs.map(r => [r.changed, typeof r.commitSha])).toEqual(Array(count).fill([true, 'string']))
+    expect(runs.filter(r => r.attempts === 1)).toHaveLength(1)
+    // Each retry saw the branch moved by another run's commit.
+    for (const r of runs.filter(r => r.attempts > 1)) expect(r.moves).toBeGreaterThanOrEqual(1)
     const log = (await git(bare, 'log', '--format=%H %P', 'main')).split('\n')
-    expect(log).toHaveLength(11)
-    // Linear: every commit has exactly one parent, except the root.
-    expect(log.slice(0, 10).every(line => line.split(' ').length === 2)).toBe(true)
+    expect(log).toHaveLength(count + 1)
+    // Linear: every new commit has exactly one parent, and the oldest of them sits on the head all started from.
+    expect(log.slice(0, count).map(line => line.split(' ').length)).toEqual(Array(count).fill(2))
+    expect(log[count - 1]?.split(' ')[1]).toBe(head)
+    expect(new Set(log.slice(0, count).map(line => line.split(' ')[0]))).toEqual(
+      new Set(runs.map(r => r.commitSha))
+    )
     const files = (await git(bare, 'ls-tree', '--name-only', 'main')).split('\n')
-    for (let i = 0; i < 10; i++) expect(files).toContain(`image-${i}.txt`)
-    expect(runs.some(r => r.attempts > 1)).toBe(true)
-    expect(new Set(runs.map(r => r.commitSha)).size).toBe(10)
+    for (let i = 0; i < count; i++) expect(files).toContain(`image-${i}.txt`)
   })
 
   it('commits nothing when the remote already holds the desired state', async () => {
@@ -148,6 +163,38 @@ describe('publish (real git, a bare repository)', () => {
         return ['loser.txt']
       }
     })
-    await expect(attempt).rejects.toThrow('gave up after 2 attempts')
+    await expect(attempt).rejects.toThrow(
+      /^gave up after [\d.]+ s and 2 attempts \(max-attempts \(2\) reached\): 2 commit\(s\) by others landed on main meanwhile, 2 of them just before one of ours/
+    )
+  })
+
+  it('gives up when the next wait would pass max-wait, saying how often the branch moved', async () => {
+    const g = await clone('budget')
+    let n = 0
+    const attempt = publish({
+      git: g,
+      repo,
+      mode: 'direct',
+      commitVia: 'git',
+      branch: 'main',
+      message: 'lose',
+      author,
+      maxWaitMs: 0,
+      sleep: async () => undefined,
+      apply: async () => {
+        const other = path.join(root, `budget-other-${n++}`)
+        await git(root, 'clone', '--quiet', bare, other)
+        await fs.writeFile(path.join(other, `budget-${n}.txt`), 'x\n')
+        await git(other, 'add', '.')
+        await git(other, '-c', 'user.name=o', '-c', 'user.email=o@e', 'commit', '--quiet', '-m', 'race')
+        await git(other, 'push', '--quiet', 'origin', 'HEAD:main')
+        await fs.writeFile(path.join(g.cwd, 'loser.txt'), 'mine\n')
+        return ['loser.txt']
+      }
+    })
+    await expect(attempt).rejects.toThrow(
+      /and 1 attempts \(max-wait reached\): 1 commit\(s\) by others landed on main meanwhile, 1 of them just before one of ours.*raise max-wait/
+    )
+    expect(n).toBe(1)
   })
 })

@@ -1,4 +1,7 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { commitMessage, sourceContext } from '../../src/actions/bump-manifest/commit-message.js'
 import { INPUTS, parseAuthor, readInputs } from '../../src/actions/bump-manifest/inputs.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
@@ -17,7 +20,8 @@ describe('bump-manifest inputs', () => {
       tag: 'v1.2.3',
       push: 'direct',
       commitVia: 'git',
-      maxAttempts: 8,
+      maxAttempts: undefined,
+      maxWaitMs: 5 * 60_000,
       allowNoMatch: false,
       paths: ['apps/'],
       author: { name: 'github-actions[bot]' }
@@ -35,8 +39,76 @@ describe('bump-manifest inputs', () => {
     })
   })
 
-  it('resolves a checkout path against the workspace', () => {
-    expect(read({ image: 'app', digest: D, path: 'gitops', token: '' }).checkout).toBe('/ws/gitops')
+  describe('path: a directory inside the workspace', () => {
+    let workspace: string
+    beforeAll(async () => {
+      workspace = await realpath(await mkdtemp(path.join(os.tmpdir(), 'ws-')))
+      await mkdir(path.join(workspace, 'gitops'))
+      await writeFile(path.join(workspace, 'file.yaml'), 'x: 1\n')
+      await symlink('/etc', path.join(workspace, 'etc-link'))
+    })
+    afterAll(() => rm(workspace, { recursive: true, force: true }))
+    const inWorkspace = (checkout: string) =>
+      readInputs(mapInputs({ image: 'app', digest: D, paths: 'a', path: checkout }), {
+        GITHUB_WORKSPACE: workspace
+      })
+
+    it('resolves it against the workspace', () => {
+      expect(inWorkspace('gitops').checkout).toBe(path.join(workspace, 'gitops'))
+    })
+
+    it.each([
+      ['/etc/passwd', /input 'path': '\/etc\/passwd' resolves outside the workspace/],
+      ['../..', /resolves outside the workspace/],
+      ['etc-link', /input 'path': 'etc-link' resolves outside the workspace \(\/etc\)/],
+      ['file.yaml', /input 'path': 'file.yaml' is not a directory/],
+      ['missing', /input 'path': 'missing' does not exist/]
+    ])('refuses %s', (checkout, message) => {
+      expect(() => inWorkspace(checkout)).toThrow(ConfigurationError)
+      expect(() => inWorkspace(checkout)).toThrow(message)
+    })
+  })
+
+  it('reads paths one per line: a comma belongs to the glob or the file name', () => {
+    expect(
+      read({ image: 'app', digest: D, paths: 'apps/{web,api}/*.yaml\n a,b.yaml \n# note\n' }).paths
+    ).toEqual(['apps/{web,api}/*.yaml', 'a,b.yaml'])
+  })
+
+  it.each([
+    ['90', 90_000],
+    ['90s', 90_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['0', 0]
+  ])('reads max-wait %j', (wait, ms) => {
+    expect(read({ image: 'app', digest: D, 'max-wait': wait }).maxWaitMs).toBe(ms)
+  })
+
+  it.each([['main'], ['promote/prod'], ['release-1.2'], ['feature/x_y+z'], ['déploiement']])(
+    'accepts the branch %s',
+    branch => {
+      expect(
+        read({ image: 'app', digest: D, branch, push: 'branch', 'head-branch': `promote/${branch}` })
+      ).toMatchObject({
+        branch,
+        headBranch: `promote/${branch}`
+      })
+    }
+  )
+
+  it('reads max-attempts as an upper bound only when given', () => {
+    expect(read({ image: 'app', digest: D, 'max-attempts': '12' }).maxAttempts).toBe(12)
+  })
+
+  it.each([
+    ['', 1024 * 1024],
+    ['1048576', 1048576],
+    ['512KiB', 512 * 1024],
+    ['5MiB', 5 * 1024 * 1024],
+    ['20 MB', 20 * 1024 * 1024]
+  ])('reads max-file-size %j', (size, bytes) => {
+    expect(read({ image: 'app', digest: D, 'max-file-size': size }).maxFileBytes).toBe(bytes)
   })
 
   it.each([
@@ -57,9 +129,31 @@ describe('bump-manifest inputs', () => {
     [{ image: 'app', digest: D, push: 'branch' }, "'head-branch' is required with push: branch"],
     [{ image: 'app', digest: D, token: '' }, "input 'token' is empty"],
     [{ image: 'app', digest: D, paths: '' }, "input 'paths' is required"],
-    [{ image: 'app', digest: D, 'max-attempts': '0' }, 'from 1 to 50'],
+    [{ image: 'app', digest: D, 'max-attempts': '0' }, 'from 1 to 10000'],
+    [{ image: 'app', digest: D, 'max-wait': '5 minutes' }, "input 'max-wait' must be a duration"],
+    [{ image: 'app', digest: D, 'max-wait': '7h' }, 'from 0s to 6h'],
+    [{ image: 'app', digest: D, 'max-wait': '-1' }, "input 'max-wait' must be a duration"],
     [{ image: 'app', digest: D, author: 'just a name' }, "must look like 'Name <email>'"],
-    [{ image: 'app', digest: D, 'commit-via': 'ssh' }, 'one of git, api']
+    [{ image: 'app', digest: D, 'commit-via': 'ssh' }, 'one of git, api'],
+    [{ image: 'app', digest: D, author: 'Bot <bot@example.com>\nCo-authored-by: x' }, 'one line'],
+    [{ image: 'app', digest: D, author: 'Bot\r <bot@example.com>' }, 'without control characters'],
+    [{ image: 'app', digest: D, author: 'B\u0000ot <bot@example.com>' }, 'without control characters'],
+    [
+      { image: 'app', digest: D, branch: 'main:refs/heads/other' },
+      'input \'branch\': "main:refs/heads/other" is not a valid'
+    ],
+    [{ image: 'app', digest: D, branch: '--upload-pack=x' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: 'refs/heads/main' }, "without 'refs/heads/'"],
+    [{ image: 'app', digest: D, branch: '../../tags/v1' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: 'a b' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: 'main.lock' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, branch: '.hidden' }, 'not a valid branch name'],
+    [{ image: 'app', digest: D, push: 'branch', 'head-branch': 'promote/@{-1}' }, "input 'head-branch'"],
+    [{ image: 'app', digest: D, push: 'branch', 'head-branch': 'promote/.x' }, "input 'head-branch'"],
+    [{ image: 'app', digest: D, 'max-file-size': '0' }, "input 'max-file-size' must be a size"],
+    [{ image: 'app', digest: D, 'max-file-size': '1GiB' }, "input 'max-file-size' must be a size"],
+    [{ image: 'app', digest: D, 'max-file-size': '65MiB' }, 'to 64MiB'],
+    [{ image: 'app', digest: D, 'max-file-size': 'lots' }, "got 'lots'"]
   ])('rejects %j', (values, message) => {
     expect(() => read(values)).toThrow(ConfigurationError)
     expect(() => read(values)).toThrow(message)

@@ -127,6 +127,83 @@ describe('paths that leave the repository are configuration errors naming them',
   })
 })
 
+describe("git's own directory is never edited", () => {
+  beforeEach(async () => {
+    await write({ '.git/config': `[core]\n# ${APP}:v1\n`, '.git/pod.yaml': pod(`${APP}:v1`) })
+  })
+
+  it.each([
+    ['.git/pod.yaml'],
+    ['.git'],
+    ['./.git/pod.yaml'],
+    ['apps/../.git/pod.yaml'],
+    ['.GIT/pod.yaml'],
+    ['.git/*.yaml']
+  ])('refuses the paths entry %s', async entry => {
+    await expect(run([entry], {}, { write: true })).rejects.toThrow(
+      /names git's own directory \(\.git\), which is never edited/
+    )
+    expect(await read('.git/pod.yaml')).toBe(pod(`${APP}:v1`))
+  })
+
+  it('refuses a named symlink into it', async () => {
+    await fs.symlink('.git/pod.yaml', path.join(root, 'pod.yaml'))
+    await expect(run(['pod.yaml'], {}, { write: true })).rejects.toThrow(
+      /paths entry 'pod.yaml' leads into git's own directory/
+    )
+    expect(await read('.git/pod.yaml')).toBe(pod(`${APP}:v1`))
+  })
+
+  it('refuses a symlink into it met while walking, and one a glob matches', async () => {
+    await write({ 'apps/pod.yaml': pod(`${APP}:v1`) })
+    await fs.symlink('../.git', path.join(root, 'apps/meta'))
+    await expect(run(['apps'], {}, { write: true })).rejects.toThrow(
+      /'apps\/meta' is a symlink into git's own directory/
+    )
+    await expect(run(['apps/*'], {}, { write: true })).rejects.toThrow(
+      /'apps\/meta' leads into git's own directory/
+    )
+    expect(await read('.git/pod.yaml')).toBe(pod(`${APP}:v1`))
+    expect(await read('apps/pod.yaml')).toBe(pod(`${APP}:v1`))
+  })
+})
+
+describe('Kustomize images entries Kustomize itself refuses are errors, and nothing is written', () => {
+  const kustomization = (images: string) => `resources:\n  - pod.yaml\nimages:\n${images}`
+  it.each([
+    ['a numeric newTag', `  - name: ${APP}\n    newTag: 1.5\n`, /field newTag is a number \(1.5\)/],
+    ['a boolean newTag', `  - name: ${APP}\n    newTag: true\n`, /field newTag is a boolean/],
+    ['a list as digest', `  - name: ${APP}\n    digest: [a]\n`, /field digest is a list/],
+    ['a numeric newName', `  - name: ${APP}\n    newName: 5\n`, /field newName is a number/],
+    ['an entry that is a string', `  - ${APP}:v2\n`, /an images entry is a string/],
+    ['images as a map', `  name: ${APP}\n`, /images: Kustomize reads a list of maps/],
+    [
+      'a bad entry beside a good one',
+      `  - name: ${APP}\n    newTag: v2\n  - name: other\n    newTag: 7\n`,
+      /kustomization.yaml:7 images entry field newTag is a number/
+    ]
+  ])('%s', async (_, images, message) => {
+    const text = kustomization(images)
+    await write({ 'kustomization.yaml': text, 'pod.yaml': pod(`${APP}:v1`) })
+    const result = await run(['kustomization.yaml'], {}, { write: true })
+    expect(result.errors).toEqual([
+      expect.objectContaining({
+        file: 'kustomization.yaml',
+        kind: 'invalid',
+        message: expect.stringMatching(message)
+      })
+    ])
+    expect(result.changes).toEqual([])
+    expect(await read('kustomization.yaml')).toBe(text)
+  })
+
+  it('accepts quoted values and empty fields', async () => {
+    await write({ 'kustomization.yaml': kustomization(`  - name: ${APP}\n    newTag: "1.5"\n    digest:\n`) })
+    const result = await run(['kustomization.yaml'])
+    expect([result.errors, result.changes.length]).toEqual([[], 1])
+  })
+})
+
 describe('files the engine does not read or edit', () => {
   it('reports a file over the size limit (default 5 MiB) and pins the rest', async () => {
     const line = `# ${APP}:v1 ${'x'.repeat(100)}\n`

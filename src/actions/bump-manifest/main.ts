@@ -1,8 +1,9 @@
 import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ConfigurationError, ExternalError } from '../../lib/errors.js'
+import { ConfigurationError, errorMessage, ExternalError } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { createGit, type GitCommandManager } from '../../lib/git/index.js'
 import { createGitHubApi, parseRepoName, type GitHubApi } from '../../lib/github/index.js'
@@ -19,6 +20,12 @@ import { appendSummary, cell, code, table } from '../../lib/summary.js'
 import { commitMessage, sourceContext } from './commit-message.js'
 import { readInputs, type BumpInputs, type OutputName } from './inputs.js'
 import { publish, type Published } from './publish.js'
+
+/** Under GitHub's 1 MiB per output, with room for the file command's delimiter lines. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024 - 4096
+// GitHub shows only the first annotations of a step, and drops a job summary over 1 MiB.
+const MAX_ANNOTATIONS = 50
+const MAX_SUMMARY_ROWS = 200
 
 export interface Collaborators {
   inputs: InputSource
@@ -85,6 +92,7 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
         request,
         write: true,
         check: checked => checkResult(checked, inputs),
+        maxFileBytes: inputs.maxFileBytes,
         worker: deps.walkWorker
       })
       return result.edited.map(file => file.file)
@@ -113,6 +121,7 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
         message,
         author: inputs.author,
         maxAttempts: inputs.maxAttempts,
+        maxWaitMs: inputs.maxWaitMs,
         apply,
         sleep: deps.sleep,
         log: line => core.info(line)
@@ -125,7 +134,7 @@ export async function bumpManifest(deps: Collaborators): Promise<void> {
     )
     // A dry run on a temporary clone leaves nothing behind: the diff in the summary is its result.
     const diff = tempDir && inputs.push === 'none' && published.changed ? await dryRunDiff(git) : undefined
-    setOutputs(deps, repository, final, published)
+    await setOutputs(deps, repository, final, published)
     await deps.writeSummary(summaryOf(inputs, repository, final, published, serverUrl, diff))
     core.info(
       published.changed
@@ -229,19 +238,21 @@ async function useCheckout(
 
 /** Refuses partial or empty results: a file that mentions the image but could not be edited fails the run. */
 function checkResult(result: PinTreeResult, inputs: BumpInputs): void {
-  for (const item of result.notManaged) {
+  for (const item of result.notManaged.slice(0, MAX_ANNOTATIONS)) {
     core.warning(`${item.message} (not managed: ${item.reason})`, {
       file: item.file,
       startLine: item.line
     })
   }
-  const blocking: FileError[] = []
-  for (const error of result.errors) {
-    if (error.kind === 'encoding') core.warning(error.message, { file: error.file, startLine: error.line })
-    else {
-      core.error(error.message, { file: error.file, startLine: error.line })
-      blocking.push(error)
-    }
+  if (result.notManaged.length > MAX_ANNOTATIONS) {
+    core.warning(
+      `and ${result.notManaged.length - MAX_ANNOTATIONS} more mention(s) not managed (the job summary lists the first ${MAX_SUMMARY_ROWS})`
+    )
+  }
+  // Every file error blocks, a file that is not UTF-8 too: it mentions the image, and it would stay on the old one.
+  const blocking: FileError[] = result.errors
+  for (const error of blocking.slice(0, MAX_ANNOTATIONS)) {
+    core.error(error.message, { file: error.file, startLine: error.line })
   }
   if (blocking.length > 0) {
     const shown = blocking.slice(0, 5).map(e => e.message)
@@ -274,28 +285,69 @@ async function dryRunDiff(git: GitCommandManager): Promise<string> {
   return result.length > 60_000 ? `${result.slice(0, 60_000)}\n… (cut)` : result
 }
 
-function setOutputs(
+async function setOutputs(
   deps: Collaborators,
   repository: string,
   result: PinTreeResult,
   published: Published
-): void {
-  deps.setOutput('changed', String(published.changed))
-  deps.setOutput(
-    'changes',
-    JSON.stringify(
-      result.changes.map(change => ({
-        file: change.file,
-        line: change.line,
-        old: change.old,
-        new: change.new
-      }))
+): Promise<void> {
+  const changes = result.changes.map(change => ({
+    file: change.file,
+    line: change.line,
+    old: change.old,
+    new: change.new
+  }))
+  const file = await writeChangesFile(deps.env, { changes, previous: result.previous })
+  const cutChanges = jsonListWithin(changes, MAX_OUTPUT_BYTES)
+  const cutPrevious = jsonListWithin(result.previous, MAX_OUTPUT_BYTES)
+  const truncated = cutChanges.kept < changes.length || cutPrevious.kept < result.previous.length
+  if (truncated) {
+    core.warning(
+      `outputs 'changes' and 'previous' hold the first ${cutChanges.kept} of ${changes.length} change(s) and ` +
+        `${cutPrevious.kept} of ${result.previous.length} previous reference(s), to stay under GitHub's 1 MiB per ` +
+        `output: the full lists are in the file named by output 'changes-file' (${file})`
     )
-  )
+  }
+  deps.setOutput('changed', String(published.changed))
+  deps.setOutput('changes', cutChanges.json)
+  deps.setOutput('changes-truncated', String(truncated))
+  deps.setOutput('changes-file', file)
   deps.setOutput('commit-sha', published.commitSha ?? '')
   deps.setOutput('branch', published.branch)
-  deps.setOutput('previous', JSON.stringify(result.previous))
+  deps.setOutput('previous', cutPrevious.json)
   deps.setOutput('repository', repository)
+}
+
+/** The JSON of as many leading items as fit in `maxBytes` (UTF-8), and how many that is. */
+export function jsonListWithin(items: readonly unknown[], maxBytes: number): { json: string; kept: number } {
+  const parts: string[] = []
+  let bytes = 2
+  for (const item of items) {
+    const part = JSON.stringify(item)
+    const size = Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0)
+    if (bytes + size > maxBytes) break
+    parts.push(part)
+    bytes += size
+  }
+  return { json: `[${parts.join(',')}]`, kept: parts.length }
+}
+
+/** The full lists, in a new file of its own under RUNNER_TEMP (never an existing one, so never a planted symlink). */
+async function writeChangesFile(env: NodeJS.ProcessEnv, lists: object): Promise<string> {
+  const dir = env.RUNNER_TEMP || os.tmpdir()
+  const file = path.join(dir, `bump-manifest-changes-${randomBytes(8).toString('hex')}.json`)
+  try {
+    await fs.writeFile(file, JSON.stringify(lists), { flag: 'wx', mode: 0o644 })
+  } catch (error) {
+    throw new ExternalError(`could not write the list of changes to ${file}: ${errorMessage(error)}`)
+  }
+  return file
+}
+
+function more(count: number, what: string): string {
+  return count > MAX_SUMMARY_ROWS
+    ? `\nand ${count - MAX_SUMMARY_ROWS} more ${what}: every one is in the file named by output ${code('changes-file')}.\n`
+    : ''
 }
 
 function summaryOf(
@@ -317,7 +369,10 @@ function summaryOf(
     const url = `${serverUrl}/${repository}/commit/${published.commitSha}`
     text += `Commit [${published.commitSha.slice(0, 12)}](${url}) on ${code(published.branch)} of ${code(repository)}`
     text +=
-      published.attempts > 1 ? ` (after ${published.attempts} attempts: the branch moved meanwhile)` : ''
+      published.attempts > 1
+        ? ` (after ${published.attempts} attempts in ${((published.elapsedMs ?? 0) / 1000).toFixed(1)} s: ` +
+          `the branch moved ${published.moves ?? published.attempts - 1} time(s) meanwhile)`
+        : ''
     text += '.\n\n'
   } else if (published.changed) {
     text += `Not committed (push: none).\n\n`
@@ -325,19 +380,25 @@ function summaryOf(
   if (result.changes.length > 0) {
     text += table(
       ['Where', 'Before', 'After'],
-      result.changes.map(change => [
-        code(`${change.file}:${change.line}`),
-        code(change.old || '(added)'),
-        code(change.new)
-      ])
+      result.changes
+        .slice(0, MAX_SUMMARY_ROWS)
+        .map(change => [
+          code(`${change.file}:${change.line}`),
+          code(change.old || '(added)'),
+          code(change.new)
+        ])
     )
+    text += more(result.changes.length, 'change(s)')
   }
   if (result.notManaged.length > 0) {
     text += `\nNot managed (left as is):\n\n`
     text += table(
       ['Where', 'Why'],
-      result.notManaged.map(item => [code(`${item.file}:${item.line}`), cell(item.message)])
+      result.notManaged
+        .slice(0, MAX_SUMMARY_ROWS)
+        .map(item => [code(`${item.file}:${item.line}`), cell(item.message)])
     )
+    text += more(result.notManaged.length, 'mention(s) not managed')
   }
   if (diff) text += `\n<details><summary>Diff</summary>\n\n\`\`\`diff\n${diff}\n\`\`\`\n</details>\n`
   return text

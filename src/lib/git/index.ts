@@ -30,6 +30,11 @@ export interface GitCommandManager {
   commit(message: string, author: Identity, paths: string[]): Promise<string>
   /** Pushes HEAD to `branch` (fast-forward only); a refused update is `rejected`, a protected branch `protected`. */
   tryPush(branch: string): Promise<PushResult>
+  /**
+   * How many commits `branch` on origin has after `base` (a commit fetched before), deepening a shallow clone to
+   * commits since `since` to see them; undefined when that cannot be told. Optional: a stand-in need not count.
+   */
+  tryCountCommitsAfter?(branch: string, base: string, since: Date): Promise<number | undefined>
   /** The working tree's changes against HEAD as a unified diff. */
   diff(): Promise<string>
   /** The branch checked out, or undefined on a detached HEAD. */
@@ -149,6 +154,26 @@ export function createGit(options: GitOptions): GitCommandManager {
       throw new ExternalError(
         `git push to ${branch} failed (exit code ${result.exitCode}):\n${lastLines(result, 12)}`
       )
+    },
+    async tryCountCommitsAfter(branch, base, since) {
+      const date = `@${Math.floor(since.getTime() / 1000)}`
+      const ref = `refs/remotes/origin/${branch}`
+      const shallow = (await exec(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true'
+      // A full checkout already has the history (and --shallow-since would cut it for the steps after ours).
+      if (shallow) {
+        const fetched = await exec([
+          'fetch',
+          '--quiet',
+          '--no-tags',
+          `--shallow-since=${date}`,
+          'origin',
+          `+refs/heads/${branch}:${ref}`
+        ])
+        if (fetched.exitCode !== 0) return undefined
+      }
+      const counted = await exec(['rev-list', '--count', ref, `^${base}`])
+      const count = Number(counted.stdout.trim())
+      return counted.exitCode === 0 && Number.isInteger(count) ? count : undefined
     },
     async diff() {
       return (await git(['diff', '--no-color', 'HEAD'], 'diff')).stdout

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import path from 'node:path'
 import { errorMessage } from '../errors.js'
 import type { PinTarget } from './target.js'
@@ -50,9 +50,11 @@ export function mayMention(text: string | Buffer, file: string, target: PinTarge
 function readBytes(candidate: Candidate, maxBytes: number, target?: PinTarget): Buffer | 'skip' | FileError {
   let fd: number | undefined
   try {
-    fd = openSync(candidate.real, 'r')
+    // Non-blocking, and checked: a file swapped for a FIFO after the walk saw it must not hang the step.
+    fd = openSync(candidate.real, constants.O_RDONLY | constants.O_NONBLOCK)
+    if (!fstatSync(fd).isFile()) throw new Error('not a regular file')
     // Most files fit the buffer: a read that leaves room in it has reached the end (a regular file's read returns
-    // all it can), so the file's size is asked only of the few that fill it. Two system calls in five, saved.
+    // all it can), so the size is asked again only of the few that fill it.
     const first = readSync(fd, scratch, 0, scratch.length, 0)
     if (first < scratch.length && first <= maxBytes) return scratch.subarray(0, first)
     const { size } = fstatSync(fd)
@@ -61,7 +63,7 @@ function readBytes(candidate: Candidate, maxBytes: number, target?: PinTarget): 
     return {
       file: candidate.rel,
       kind: 'too-large',
-      message: `${candidate.rel} mentions the image but is ${size} bytes, over the limit of ${maxBytes} bytes per file: it was not edited (split it, or raise the limit)`
+      message: `${candidate.rel} mentions the image but is ${size} bytes, over the limit of ${maxBytes} bytes per file: it was not edited (split it, or raise the limit: bump-manifest's max-file-size)`
     }
   } catch (error) {
     return {

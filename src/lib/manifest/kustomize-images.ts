@@ -44,13 +44,52 @@ export function isFluxKustomization(session: EditSession, root: unknown): boolea
  */
 export function pinImagesEntries(session: EditSession, images: unknown): boolean {
   const list = resolveNode(session.yaml, images)
-  if (!isSeq(list)) return false
+  if (!isSeq(list)) {
+    if (list !== undefined && !isNull(list))
+      session.invalid(list as Node, `images: ${IMAGES_SHAPE}, not ${kindOf(list)}`)
+    return false
+  }
   let found = false
   for (const item of list.items) {
     const entry = resolveNode(session.yaml, item)
-    if (isMap(entry) && !session.isHandled(entry) && pinEntry(session, entry)) found = true
+    if (isNull(entry)) continue
+    if (!isMap(entry)) {
+      session.invalid(entry as Node, `an images entry is ${kindOf(entry)}: ${IMAGES_SHAPE}`)
+      continue
+    }
+    if (!validEntry(session, entry)) continue
+    if (!session.isHandled(entry) && pinEntry(session, entry)) found = true
   }
   return found
+}
+
+const IMAGES_SHAPE =
+  'Kustomize reads a list of maps with string values (name, newName, newTag, digest) and refuses this kustomization; fix it (quote a numeric tag)'
+const ENTRY_FIELDS = ['name', 'newName', 'newTag', 'digest']
+
+/** Kustomize decodes each field into a Go string: a number, a boolean or a collection makes it refuse the file. */
+function validEntry(session: EditSession, entry: YAMLMap): boolean {
+  let valid = true
+  for (const field of ENTRY_FIELDS) {
+    const value = getValue(session.yaml, entry, field)
+    if (!value) continue
+    const node = resolveNode(session.yaml, value.node)
+    if (isNull(node) || (isScalar(node) && typeof node.value === 'string')) continue
+    session.invalid(node as Node, `images entry field ${field} is ${kindOf(node)}: ${IMAGES_SHAPE}`)
+    valid = false
+  }
+  return valid
+}
+
+function isNull(node: unknown): boolean {
+  return node === null || (isScalar(node) && node.value === null)
+}
+
+function kindOf(node: unknown): string {
+  if (isMap(node)) return 'a map'
+  if (isSeq(node)) return 'a list'
+  if (isScalar(node)) return `a ${typeof node.value} (${String(node.value).slice(0, 40)})`
+  return 'not a value'
 }
 
 function pinEntry(session: EditSession, entry: YAMLMap): boolean {

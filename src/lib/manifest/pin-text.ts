@@ -9,7 +9,7 @@ import {
 } from './kustomize-images.js'
 import { mayHaveMarkers, pinMarkedValues } from './markers.js'
 import { EditSession } from './session.js'
-import { applySplices, lineLookup, shiftOffset } from './source-text.js'
+import { applySplices, lineLookup, type Splice } from './source-text.js'
 import { preparePin, type PinTarget } from './target.js'
 import type { Change, FileError, PinRequest, PinTextOptions, PinTextResult } from './types.js'
 import { dig, getValue, isParseFailure, parseYamlFile, stringValue, verifyEdit } from './yaml-tree.js'
@@ -32,7 +32,9 @@ export function pinText(
   }
   const session = analysis
   const rest = { unchanged: session.unchanged, notManaged: session.notManaged }
-  if (session.splices.length === 0) return { ...untouched, ...rest, errors: [] }
+  // A file its own tool would refuse is left as it is: pinning it would not make it deployable.
+  if (session.splices.length === 0 || session.errors.length > 0)
+    return { ...untouched, ...rest, errors: session.errors }
   const refuse = (problem: string): PinTextResult => ({
     ...untouched,
     ...rest,
@@ -47,13 +49,14 @@ export function pinText(
   const problem = verifyEdit(session.yaml, edited, session.splices, session.expectations)
   if (problem) return refuse(`would not read back as intended: ${problem}`)
   const newLine = lineLookup(edited)
-  const splices = session.splices
+  const shift = offsetShifter(session.splices)
   const changes: Change[] = session.changes.map(pending => {
-    const others = pending.own ? splices.filter(s => s !== pending.own) : splices
-    const shared = pending.aliasOffsets?.map(offset => newLine(shiftOffset(offset, splices)))
+    // A splice of the change's own, ending at its offset, belongs after it: its length is not counted.
+    const own = pending.own && pending.own.end <= pending.offset ? delta(pending.own) : 0
+    const shared = pending.aliasOffsets?.map(offset => newLine(shift(offset)))
     return {
       file,
-      line: newLine(shiftOffset(pending.offset, others)) + (pending.extraLines ?? 0),
+      line: newLine(shift(pending.offset) - own) + (pending.extraLines ?? 0),
       old: pending.old,
       new: pending.new,
       kind: pending.kind,
@@ -65,6 +68,32 @@ export function pinText(
     .flatMap(c => (c.previous ? [c.previous] : []))
     .sort((a, b) => a.line - b.line)
   return { text: edited, changes, previous, ...rest, errors: [] }
+}
+
+/**
+ * `shiftOffset` for many offsets of one edit: splices sorted by end once, with running sums of the length they
+ * add, so a file with tens of thousands of references is not quadratic.
+ */
+function offsetShifter(splices: readonly Splice[]): (offset: number) => number {
+  const sorted = [...splices].sort((a, b) => a.end - b.end)
+  const ends = sorted.map(splice => splice.end)
+  const sums: number[] = [0]
+  for (const splice of sorted) sums.push(sums[sums.length - 1]! + delta(splice))
+  return offset => {
+    // The number of splices ending at or before the offset.
+    let low = 0
+    let high = ends.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (ends[mid]! <= offset) low = mid + 1
+      else high = mid
+    }
+    return offset + sums[low]!
+  }
+}
+
+function delta(splice: Splice): number {
+  return splice.text.length - (splice.end - splice.start)
 }
 
 /**

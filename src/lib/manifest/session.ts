@@ -1,7 +1,7 @@
 import { isMap, isScalar, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml'
 import type { PinTarget } from './target.js'
 import { detectEol, encodeScalar, lineEnd, lineStart, nextLineStart, type Splice } from './source-text.js'
-import type { ChangeKind, NotManaged, NotManagedReason, Previous, Reference } from './types.js'
+import type { ChangeKind, FileError, NotManaged, NotManagedReason, Previous, Reference } from './types.js'
 import {
   aliasOffsets,
   isBlockScalar,
@@ -35,6 +35,8 @@ export class EditSession {
   readonly changes: PendingChange[] = []
   readonly unchanged: Reference[] = []
   readonly notManaged: NotManaged[] = []
+  /** What makes the file invalid for the tool that reads it (e.g. an `images:` entry Kustomize refuses). */
+  readonly errors: FileError[] = []
   private readonly handled = new Set<Node>()
   readonly eol: string
 
@@ -91,6 +93,12 @@ export class EditSession {
   ): void {
     const at = offset ?? node?.range?.[0] ?? 0
     this.notManaged.push({ file: this.file, line: this.line(at), text, reason, message })
+  }
+
+  /** Record that the file is invalid at `node`: the run fails naming it, and nothing is written. */
+  invalid(node: Node | undefined, message: string): void {
+    const line = this.line(node?.range?.[0] ?? 0)
+    this.errors.push({ file: this.file, line, kind: 'invalid', message: `${this.file}:${line} ${message}` })
   }
 
   private expect(node: Node, op: 'set', value: string): void

@@ -143,6 +143,11 @@ async function resolvePaths(root: string, paths: readonly string[]): Promise<Nam
   const named: NamedPath[] = []
   for (const entry of entries) {
     if (entry.includes('\0')) throw new ConfigurationError(`paths entry '${entry}' contains a NUL character`)
+    if (entry.split('/').some(isGitDirName)) {
+      throw new ConfigurationError(
+        `paths entry '${entry}' names git's own directory (.git), which is never edited: name files of the working tree`
+      )
+    }
     const lexical = path.resolve(root, entry)
     if (!isUnder(lexical, root)) {
       throw new ConfigurationError(
@@ -169,9 +174,31 @@ async function resolvePaths(root: string, paths: readonly string[]): Promise<Nam
         `paths entry '${entry}' is a symlink that leads outside the repository (to ${real})`
       )
     }
+    refuseGitDir(root, real, `paths entry '${entry}'`)
+    if (!stats.isDirectory() && !stats.isFile()) {
+      // A FIFO would block the read for ever, a device would never end.
+      throw new ConfigurationError(`paths entry '${entry}' is neither a regular file nor a directory`)
+    }
     named.push({ real, isDirectory: stats.isDirectory() })
   }
   return named
+}
+
+/** `.git`, however a case-insensitive file system (macOS runners) would spell it. */
+function isGitDirName(name: string): boolean {
+  return name.toLowerCase() === '.git'
+}
+
+function inGitDir(root: string, real: string): boolean {
+  return isUnder(real, path.join(root, '.git'))
+}
+
+function refuseGitDir(root: string, real: string, what: string): void {
+  if (inGitDir(root, real)) {
+    throw new ConfigurationError(
+      `${what} leads into git's own directory (.git), which is never edited: name files of the working tree`
+    )
+  }
 }
 
 async function expandGlob(root: string, pattern: string): Promise<NamedPath[]> {
@@ -190,10 +217,11 @@ async function expandGlob(root: string, pattern: string): Promise<NamedPath[]> {
       return
     }
     for (const dirent of entries.sort((a, b) => compare(a.name, b.name))) {
-      if (dirent.name === '.git') continue
+      if (isGitDirName(dirent.name)) continue
       const childRel = rel === '' ? dirent.name : `${rel}/${dirent.name}`
       let real = path.join(dir, dirent.name)
       let isDirectory = dirent.isDirectory()
+      let isFile = dirent.isFile()
       if (dirent.isSymbolicLink()) {
         const resolved = await followLink(real)
         if (!resolved) continue
@@ -205,10 +233,13 @@ async function expandGlob(root: string, pattern: string): Promise<NamedPath[]> {
           }
           continue
         }
+        if (regex.test(childRel)) refuseGitDir(root, resolved.real, `'${childRel}'`)
+        else if (inGitDir(root, resolved.real)) continue
         real = resolved.real
         isDirectory = resolved.isDirectory
+        isFile = resolved.isFile
       }
-      if (regex.test(childRel)) found.push({ real, isDirectory })
+      if (regex.test(childRel) && (isDirectory || isFile)) found.push({ real, isDirectory })
       if (isDirectory) await visit(real, childRel, level + 1)
     }
   }
@@ -225,10 +256,13 @@ async function expandGlob(root: string, pattern: string): Promise<NamedPath[]> {
   return found
 }
 
-async function followLink(link: string): Promise<{ real: string; isDirectory: boolean } | undefined> {
+async function followLink(
+  link: string
+): Promise<{ real: string; isDirectory: boolean; isFile: boolean } | undefined> {
   try {
     const real = await fs.realpath(link)
-    return { real, isDirectory: (await fs.stat(real)).isDirectory() }
+    const stats = await fs.stat(real)
+    return { real, isDirectory: stats.isDirectory(), isFile: stats.isFile() }
   } catch {
     return undefined // dangling: nothing to read
   }
@@ -254,7 +288,7 @@ function writeAtomically(candidate: Candidate, text: string): void {
 async function kustomizationIn(root: string, dir: string): Promise<string | undefined> {
   for (const name of KUSTOMIZATION_NAMES) {
     const found = await followLink(path.join(dir, name))
-    if (found && !found.isDirectory && isUnder(found.real, root)) return found.real
+    if (found?.isFile && isUnder(found.real, root) && !inGitDir(root, found.real)) return found.real
   }
   return undefined
 }
@@ -328,8 +362,10 @@ async function entriesFromBases(
             const next = await kustomizationIn(root, resolved.real)
             if (next) queue.push(next)
             else unresolved = true
-          } else {
+          } else if (resolved.isFile && !inGitDir(root, resolved.real)) {
             await scan(resolved.real)
+          } else {
+            unresolved = true
           }
         }
       }

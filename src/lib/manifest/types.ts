@@ -64,7 +64,7 @@ export interface NotManaged {
 }
 
 /** Why a file could not be handled; it is left untouched. */
-export type FileErrorKind = 'parse' | 'too-large' | 'encoding' | 'unreadable' | 'verify'
+export type FileErrorKind = 'parse' | 'too-large' | 'encoding' | 'unreadable' | 'verify' | 'invalid'
 
 /** A file that was left untouched because it could not be read, parsed or safely edited. */
 export interface FileError {

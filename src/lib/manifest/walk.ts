@@ -79,7 +79,7 @@ export class Walk {
     const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep
     const subdirectories: string[] = []
     for (const dirent of entries) {
-      if (dirent.name === '.git') continue
+      if (dirent.name.toLowerCase() === '.git') continue
       const full = prefix + dirent.name
       if (dirent.isSymbolicLink()) {
         const resolved = followLinkSync(full)
@@ -90,8 +90,13 @@ export class Walk {
             `'${relative(this.root, full)}' is a symlink that leads outside the repository (to ${resolved.real}): remove it or leave its directory out of paths`
           )
         }
+        if (isUnder(resolved.real, path.join(this.root, '.git'))) {
+          throw new ConfigurationError(
+            `'${relative(this.root, full)}' is a symlink into git's own directory (.git), which is never edited: remove it or leave its directory out of paths`
+          )
+        }
         if (resolved.isDirectory) subdirectories.push(resolved.real)
-        else this.addFile(resolved.real)
+        else if (resolved.isFile) this.addFile(resolved.real)
       } else if (dirent.isDirectory()) {
         subdirectories.push(full)
       } else if (dirent.isFile() && isCandidateName(dirent.name)) {
@@ -103,10 +108,12 @@ export class Walk {
   }
 }
 
-function followLinkSync(link: string): { real: string; isDirectory: boolean } | undefined {
+function followLinkSync(link: string): { real: string; isDirectory: boolean; isFile: boolean } | undefined {
   try {
     const real = realpathSync.native(link)
-    return { real, isDirectory: statSync(real).isDirectory() }
+    const stats = statSync(real)
+    // Anything else (a FIFO, a device) is never read: it could block or never end.
+    return { real, isDirectory: stats.isDirectory(), isFile: stats.isFile() }
   } catch {
     return undefined // dangling: nothing to read
   }
