@@ -57,6 +57,39 @@ async function action(inputs: Record<string, string>): Promise<ActionResult> {
   return result
 }
 
+describe('build-and-digest bundle and a plain-HTTP registry on loopback (a registry:2 service container)', () => {
+  let plain: TestRegistry
+  let plainAuth: TestRegistry
+  beforeAll(async () => {
+    ;[plain, plainAuth] = await Promise.all([
+      startRegistry({ plainHttp: true }),
+      startRegistry({ plainHttp: true, auth: { username: 'svc', password: PASSWORD } })
+    ])
+  })
+  afterAll(async () => Promise.all([plain?.stop(), plainAuth?.stop()]))
+
+  it.each([
+    ['without auth', () => plain, {}],
+    ['with htpasswd', () => plainAuth, { 'registry-username': 'svc', 'registry-password': PASSWORD }]
+  ])('pushes %s and outputs the digest skopeo sees', async (_, target, credentials) => {
+    const image = `${target().host}/octo/app`
+    const result = await action({ image, context: 'app', builder: 'buildah', ...credentials })
+    expect(result.annotations.filter(a => a.level === 'error')).toEqual([])
+    expect(result.exitCode).toBe(0)
+    const creds = target().username ? ['--creds', `svc:${PASSWORD}`] : []
+    const { stdout } = await run('skopeo', [
+      'inspect',
+      '--tls-verify=false',
+      ...creds,
+      '--format',
+      '{{.Digest}}',
+      `docker://${image}:sha-${sha.slice(0, 12)}`
+    ])
+    expect(result.outputs.digest).toBe(stdout.trim())
+    for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
+  })
+})
+
 describe('build-and-digest bundle, run as the runner runs it', () => {
   it('outputs the digest skopeo sees, with the OCI labels of the source commit', async () => {
     const image = `${registry.host}/octo/app`

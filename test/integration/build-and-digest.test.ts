@@ -190,6 +190,49 @@ describe('buildah', () => {
   })
 })
 
+describe('buildah and a plain-HTTP registry on loopback (a registry:2 service container)', () => {
+  let plain: TestRegistry
+  let plainAuth: TestRegistry
+  beforeAll(async () => {
+    ;[plain, plainAuth] = await Promise.all([
+      startRegistry({ plainHttp: true }),
+      startRegistry({ plainHttp: true, auth: { username: 'ci', password: PASSWORD } })
+    ])
+  })
+  afterAll(async () => Promise.all([plain?.stop(), plainAuth?.stop()]))
+
+  const served = async (target: TestRegistry, reference: string): Promise<string> => {
+    const creds = target.username ? ['--creds', `${target.username}:${target.password}`] : []
+    const args = [
+      'inspect',
+      '--tls-verify=false',
+      ...creds,
+      '--format',
+      '{{.Digest}}',
+      `docker://${reference}`
+    ]
+    return (await run('skopeo', args)).stdout.trim()
+  }
+
+  it.each([
+    ['without auth', () => plain, {}],
+    ['with htpasswd', () => plainAuth, { 'registry-username': 'ci', 'registry-password': PASSWORD }]
+  ])('pushes %s and outputs the digest the registry serves', async (_, target, credentials) => {
+    const context = await scratchContext(`plain http ${_}\n`)
+    const image = `${target().host}/team/plain`
+    const { outputs } = await build(target(), {
+      image,
+      context,
+      tags: 'v1.0.0',
+      builder: 'buildah',
+      ...credentials
+    })
+    expect(outputs.pushed).toBe('true')
+    expect(await served(target(), `${image}:v1.0.0`)).toBe(outputs.digest)
+    expect(await served(target(), `${image}:sha-c0ffee012345`)).toBe(outputs.digest)
+  })
+})
+
 describe('buildx (through a stand-in docker CLI: buildx is not packaged for Debian)', () => {
   it('passes buildx its flags, reads the digest from --metadata-file, and confirms it with the registry', async () => {
     const log = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'buildx-log-')), 'args.jsonl')

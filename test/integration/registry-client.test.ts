@@ -14,6 +14,7 @@ import {
   type RegistryClientOptions,
   type RegistryRef
 } from '../../src/lib/registry/index.js'
+import { isPlainTextAllowed } from '../../src/lib/registry/http.js'
 import { startRegistryProxy, type RegistryProxy } from '../support/registry-proxy.js'
 import {
   pushTestImage,
@@ -522,5 +523,41 @@ describe('plain HTTP on loopback (a registry:2 service container)', () => {
     ])
     expect(stdout.trim()).toBe(digest)
     expect(debugLines.some(line => line.includes('plain HTTP'))).toBe(true)
+    expect(client.usesPlainHttp(plain.host)).toBe(true)
+    expect(client.usesPlainHttp(registry.host)).toBe(false)
+  })
+})
+
+describe('plain HTTP on loopback with htpasswd (a registry:2 service container with auth)', () => {
+  let plain: TestRegistry
+  let pushed: PushedImage
+  beforeAll(async () => {
+    plain = await startRegistry({ plainHttp: true, auth: { username: 'svc', password: PASSWORD } })
+    pushed = await pushTestImage(plain, 'locked/app', 'v1')
+  })
+  afterAll(async () => plain?.stop())
+  const ref = (): RegistryRef => refTo(plain.host, 'locked/app', 'v1')
+
+  it('sends the credentials to the registry after the downgrade, for reads and for a push check', async () => {
+    const client = createRegistryClient(options({ credentials: { username: 'svc', password: PASSWORD } }))
+    await client.checkPushAccess(ref())
+    expect(await client.resolveDigest(ref())).toBe(pushed.digest)
+    expect((await client.getConfig(ref())).os).toBe('linux')
+    expect(client.usesPlainHttp(plain.host)).toBe(true)
+  })
+
+  it('still says the credentials were refused when they are wrong', async () => {
+    const client = createRegistryClient(options({ credentials: { username: 'svc', password: 'nope-1' } }))
+    const error = await failure(client.resolveDigest(ref()))
+    expect(error.status).toBe(401)
+    expect(error.message).toContain('refused credentials for locked/app')
+  })
+
+  it('sends nothing in plain text off loopback (a Bearer realm or a redirect to http: elsewhere)', () => {
+    expect(isPlainTextAllowed(new URL('http://auth.example.com/token'))).toBe(false)
+    expect(isPlainTextAllowed(new URL('http://127.0.0.1.example.com/token'))).toBe(false)
+    expect(isPlainTextAllowed(new URL('https://auth.example.com/token'))).toBe(true)
+    expect(isPlainTextAllowed(new URL('http://127.0.0.1:5001/token'))).toBe(true)
+    expect(isPlainTextAllowed(new URL('http://[::1]:5001/token'))).toBe(true)
   })
 })

@@ -18,9 +18,10 @@ export interface Collaborators {
   env: NodeJS.ProcessEnv
   runner: CommandRunner
   /** A registry client for the pushed-to registry, with the action's credentials when it has them. */
-  registry(
-    credentials: BuildInputs['credentials']
-  ): RegistryView & { checkPushAccess(ref: BuildInputs['imageRef']): Promise<void> }
+  registry(credentials: BuildInputs['credentials']): RegistryView & {
+    checkPushAccess(ref: BuildInputs['imageRef']): Promise<void>
+    usesPlainHttp(registry: string): boolean
+  }
   setOutput(name: OutputName, value: string): void
   writeSummary(markdown: string): Promise<void>
   now(): number
@@ -86,6 +87,8 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
       platforms: inputs.platforms,
       push: inputs.push,
       login: inputs.credentials && { registry: inputs.imageRef.registry, ...inputs.credentials },
+      // Known from the push check: the client found the loopback registry speaking plain HTTP.
+      plainHttp: registry.usesPlainHttp(inputs.imageRef.registry),
       workDir
     })
     if (inputs.push)

@@ -35,14 +35,16 @@ export function createBuildahBuilder(ctx: BuilderContext): Builder {
       await run(args, 'buildah build')
       if (!request.push) return {}
 
+      // Docker treats loopback registries as insecure by default; containers/image has to be told.
+      const pushOptions = [...authArgs, ...(request.plainHttp ? ['--tls-verify=false'] : [])]
       const digests = new Set<string>()
       try {
         for (const tag of request.tags) {
           const digestFile = path.join(request.workDir, `digest-${digests.size}-${tag}`)
           const destination = `docker://${request.image}:${tag}`
           const pushArgs = multi
-            ? ['manifest', 'push', '--all', ...authArgs, '--digestfile', digestFile, local, destination]
-            : ['push', ...authArgs, '--digestfile', digestFile, local, destination]
+            ? ['manifest', 'push', '--all', ...pushOptions, '--digestfile', digestFile, local, destination]
+            : ['push', ...pushOptions, '--digestfile', digestFile, local, destination]
           await run(pushArgs, `buildah push to ${request.image}:${tag}`)
           digests.add(parseDigest((await fs.readFile(digestFile, 'utf8')).trim()))
         }

@@ -26,6 +26,8 @@ export interface BuildRequest {
   platforms: string[]
   push: boolean
   login?: RegistryLogin
+  /** The registry (on loopback) speaks plain HTTP, as a `registry:2` service container does: push without TLS. */
+  plainHttp?: boolean
   /** A private directory for auth files and metadata, removed by the caller. */
   workDir: string
 }

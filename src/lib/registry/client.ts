@@ -127,6 +127,8 @@ export interface RegistryClient {
    * filter); undefined when the registry has no referrers API (it answers 404).
    */
   getReferrers(ref: RegistryRef, artifactType?: string): Promise<ManifestJson | undefined>
+  /** True once `registry` (a loopback one) was found to speak plain HTTP: builders must then push without TLS. */
+  usesPlainHttp(registry: string): boolean
 }
 
 /** A registry answered with an error or could not be reached; `status` is the HTTP status when there was one. */
@@ -534,9 +536,11 @@ class DistributionClient implements RegistryClient {
 
   /** Follows redirects of reads; Authorization goes only to the registry's own origin, never to blob storage. */
   private async sendFollowing(op: Exchange, authorization: string | undefined): Promise<Answer> {
-    const origin = this.origin(op.ref.registry)
     let url = op.url
     for (let hop = 0; ; hop++) {
+      // The URL and the origin both after any downgrade: else the header is dropped as if sent elsewhere.
+      url = this.withKnownScheme(url)
+      const origin = this.origin(op.ref.registry)
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...op.headers }
       if (authorization && url.origin === origin) headers.authorization = authorization
       const request: HttpRequest = { method: op.method, url, headers, body: op.body, maxBytes: op.maxBytes }
@@ -590,6 +594,16 @@ class DistributionClient implements RegistryClient {
       )
       await this.sleep(delay)
     }
+  }
+
+  usesPlainHttp(registry: string): boolean {
+    return this.plainHttp.has(registry)
+  }
+
+  private withKnownScheme(url: URL): URL {
+    return url.protocol === 'https:' && this.plainHttp.has(url.host)
+      ? new URL(url.href.replace(/^https:/, 'http:'))
+      : url
   }
 
   private origin(registry: string): string {

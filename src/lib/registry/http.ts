@@ -58,6 +58,16 @@ export function createHttpSend(options: { ca?: string | Buffer; timeoutMs: numbe
         reject(new TransportError(`unsupported protocol ${request.url.protocol}`, 'EPROTO', false))
         return
       }
+      if (!isPlainTextAllowed(request.url)) {
+        reject(
+          new TransportError(
+            `refused plain HTTP to ${request.url.host}, which is not on loopback`,
+            'EPROTO',
+            false
+          )
+        )
+        return
+      }
       const headers: Record<string, string> = { ...request.headers }
       if (request.body) headers['content-length'] = String(request.body.length)
       const send = plain ? http.request : https.request
@@ -103,10 +113,19 @@ function toTransportError(error: Error): TransportError {
  * uses HTTP for 127.0.0.0/8 and localhost, and so do we. Nothing else is ever downgraded.
  */
 export function fallsBackToHttp(url: URL, error: Pick<TransportError, 'code' | 'message'>): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '')
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+  const loopback = isLoopback(url)
   const notTls =
     /^(EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|ERR_SSL_PACKET_LENGTH_TOO_LONG)$/.test(error.code) ||
     /wrong version number|packet length too long/i.test(error.message)
   return url.protocol === 'https:' && loopback && notTls
+}
+
+/** HTTPS anywhere; plain HTTP to loopback only (a realm or a redirect to http: elsewhere is refused). */
+export function isPlainTextAllowed(url: URL): boolean {
+  return url.protocol !== 'http:' || isLoopback(url)
+}
+
+function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
