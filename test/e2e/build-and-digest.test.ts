@@ -90,6 +90,94 @@ describe('build-and-digest bundle and a plain-HTTP registry on loopback (a regis
   })
 })
 
+/** Every file under `dir` (symlinks not followed) whose bytes contain one of `needles`. */
+async function filesContaining(dir: string, needles: string[]): Promise<string[]> {
+  const found: string[] = []
+  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue
+    const file = path.join(entry.parentPath, entry.name)
+    const bytes = await fs.readFile(file)
+    if (needles.some(needle => bytes.includes(needle))) found.push(file)
+  }
+  return found
+}
+
+describe('hostile inputs and repositories, through the committed bundle', () => {
+  const SECRET = 'outside-Secret-Value-5521'
+  let outside: string
+  beforeAll(async () => {
+    outside = await fs.mkdtemp(path.join(os.tmpdir(), 'e2e-outside-'))
+    await fs.writeFile(path.join(outside, 'Dockerfile'), `FROM scratch\n# ${SECRET}\n`)
+    await fs.writeFile(path.join(outside, 'credentials'), `password=${SECRET}\n`)
+    const hostile = path.join(workspace, 'hostile')
+    for (const dir of ['link-default', 'fifo-default', 'dir-default/Dockerfile', 'ok'])
+      await fs.mkdir(path.join(hostile, dir), { recursive: true })
+    await fs.symlink(outside, path.join(hostile, 'context-out'))
+    await fs.symlink(path.join(outside, 'credentials'), path.join(hostile, 'file-out'))
+    await fs.symlink(path.join(outside, 'Dockerfile'), path.join(hostile, 'link-default', 'Dockerfile'))
+    await fs.symlink('/dev/zero', path.join(hostile, 'zero'))
+    await run('mkfifo', [path.join(hostile, 'fifo'), path.join(hostile, 'fifo-default', 'Dockerfile')])
+  })
+  afterAll(async () => fs.rm(outside, { recursive: true, force: true }))
+
+  it.each([
+    [
+      'a context symlinked out of the workspace',
+      { context: 'hostile/context-out' },
+      'resolves outside the workspace'
+    ],
+    ['a context above the workspace', { context: '../..' }, "input 'context': '../..' resolves outside"],
+    ['an absolute context elsewhere', { context: '/etc' }, "input 'context': '/etc' resolves outside"],
+    [
+      'a file symlinked to a credentials file',
+      { file: 'hostile/file-out' },
+      "input 'file': 'hostile/file-out' resolves outside"
+    ],
+    ['/proc/self/environ as the file', { file: '/proc/self/environ' }, 'resolves outside the workspace'],
+    ['a symlink to /dev/zero as the file', { file: 'hostile/zero' }, 'resolves outside the workspace'],
+    ['a FIFO as the file', { file: 'hostile/fifo' }, 'is not a regular file'],
+    ['a directory as the file', { file: 'hostile/ok' }, 'is not a regular file'],
+    [
+      'a context whose Dockerfile links out',
+      { context: 'hostile/link-default' },
+      'resolves outside the workspace'
+    ],
+    ['a context whose Dockerfile is a FIFO', { context: 'hostile/fifo-default' }, 'is not a regular file'],
+    [
+      'a context whose Dockerfile is a directory',
+      { context: 'hostile/dir-default' },
+      'is not a regular file'
+    ],
+    ['a build-timeout of zero', { 'build-timeout': '0' }, "input 'build-timeout' must be a whole number"],
+    [
+      'a build-timeout that is not a number',
+      { 'build-timeout': '1h' },
+      "input 'build-timeout' must be a whole number"
+    ],
+    ['a platform smuggling a flag', { platforms: 'linux/amd64 --push' }, 'is not a platform'],
+    ['a tag smuggling a flag', { tags: '--tls-verify=false' }, "input 'tags'"]
+  ])('refuses %s at once, showing nothing it points at', async (_, inputs, message) => {
+    const started = Date.now()
+    const result = await action({
+      image: `${registry.host}/octo/hostile`,
+      context: 'app',
+      builder: 'buildah',
+      'registry-username': 'bot',
+      'registry-password': PASSWORD,
+      ...inputs
+    })
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(result.exitCode).toBe(1)
+    const errors = result.annotations.filter(a => a.level === 'error').map(a => a.message)
+    expect(errors).toEqual([expect.stringContaining(message)])
+    expect(result.outputs.digest).toBeUndefined()
+    for (const text of [...shownText(result), JSON.stringify(result.annotations)]) {
+      expect(text).not.toContain(SECRET)
+      expect(text).not.toContain(PASSWORD)
+    }
+  })
+})
+
 describe('build-and-digest bundle, run as the runner runs it', () => {
   it('outputs the digest skopeo sees, with the OCI labels of the source commit', async () => {
     const image = `${registry.host}/octo/app`
@@ -127,9 +215,15 @@ describe('build-and-digest bundle, run as the runner runs it', () => {
     ).stdout
     expect(byTag.trim()).toBe(inspected.Digest)
     expect(result.summary).toContain(inspected.Digest)
-    // The password was masked, and never printed in clear anywhere.
+    // The password was masked, and never printed in clear anywhere: not in the log, the outputs, the summary or
+    // an annotation, nor left in any file of the runner's directories or the workspace (the auth file is gone).
     expect(result.secrets).toContain(PASSWORD)
-    for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
+    for (const text of [...shownText(result), JSON.stringify(result.annotations)]) {
+      expect(text).not.toContain(PASSWORD)
+    }
+    const encoded = Buffer.from(`bot:${PASSWORD}`).toString('base64')
+    expect(await filesContaining(result.dirs.root, [PASSWORD, encoded])).toEqual([])
+    expect(await filesContaining(workspace, [PASSWORD, encoded])).toEqual([])
   })
 
   it('rebuilding the same commit gives the same labels', async () => {

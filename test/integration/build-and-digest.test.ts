@@ -19,6 +19,10 @@ const PASSWORD = 'Pw-build-and-digest-9f3'
 
 let registry: TestRegistry
 let authRegistry: TestRegistry
+/** The workspace every build runs in: contexts must be inside it. */
+let workspace: string
+const scratch = (content: string, dockerfile?: string): Promise<string> =>
+  scratchContext(content, dockerfile, workspace)
 const cleanups: Array<() => Promise<unknown>> = []
 const savedEnv = { ...process.env }
 
@@ -27,6 +31,8 @@ beforeAll(async () => {
   authRegistry = await startRegistry({ auth: { username: 'ci', password: PASSWORD } })
   cleanups.push(await trustForContainers(registry), await trustForContainers(authRegistry))
   Object.assign(process.env, BUILDAH_ENV)
+  workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'ws-'))
+  cleanups.push(() => fs.rm(workspace, { recursive: true, force: true }))
 }, 60_000)
 
 afterAll(async () => {
@@ -52,11 +58,11 @@ async function build(
 ): Promise<Run> {
   const outputs: Run['outputs'] = {}
   let summary = ''
-  const workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'ws-'))
-  cleanups.push(() => fs.rm(workspace, { recursive: true, force: true }))
+  const runnerTemp = await fs.mkdtemp(path.join(os.tmpdir(), 'runner-temp-'))
+  cleanups.push(() => fs.rm(runnerTemp, { recursive: true, force: true }))
   const deps: Collaborators = {
     inputs: mapInputs({ 'source-revision': SHA, ...inputs }),
-    env: { GITHUB_WORKSPACE: workspace, GITHUB_REPOSITORY: 'octo/app', RUNNER_TEMP: workspace, ...env },
+    env: { GITHUB_WORKSPACE: workspace, GITHUB_REPOSITORY: 'octo/app', RUNNER_TEMP: runnerTemp, ...env },
     runner: createCommandRunner(),
     registry: credentials => createRegistryClient({ credentials, ca: target.caPem, env: {} }),
     setOutput: (name, value) => (outputs[name] = value),
@@ -78,7 +84,7 @@ async function skopeo(target: TestRegistry, ...args: string[]): Promise<string> 
 
 describe('buildah', () => {
   it('builds FROM scratch, pushes every tag, and outputs the digest the registry serves', async () => {
-    const context = await scratchContext('buildah single\n')
+    const context = await scratch('buildah single\n')
     const { outputs, summary } = await build(registry, {
       image: `${registry.host}/team/single`,
       context,
@@ -114,7 +120,7 @@ describe('buildah', () => {
   })
 
   it('builds two platforms into an index whose platform digests the registry serves', async () => {
-    const context = await scratchContext('buildah multi\n')
+    const context = await scratch('buildah multi\n')
     const image = `${authRegistry.host}/team/multi`
     const { outputs } = await build(authRegistry, {
       image,
@@ -142,7 +148,7 @@ describe('buildah', () => {
   })
 
   it('refuses wrong credentials before building, naming the registry and never the password', async () => {
-    const context = await scratchContext('never built\n')
+    const context = await scratch('never built\n')
     const attempt = build(authRegistry, {
       image: `${authRegistry.host}/team/denied`,
       context,
@@ -159,14 +165,14 @@ describe('buildah', () => {
   })
 
   it('says which registry cannot be reached', async () => {
-    const context = await scratchContext('unreachable\n')
+    const context = await scratch('unreachable\n')
     await expect(
       build(registry, { image: '127.0.0.1:9/team/nowhere', context, builder: 'buildah' })
     ).rejects.toThrow(/127\.0\.0\.1:9 could not be reached/)
   })
 
   it('shows the builder’s last lines when the build fails, and pushes nothing', async () => {
-    const context = await scratchContext('x\n', 'FROM scratch\nCOPY missing-file.txt /x\n')
+    const context = await scratch('x\n', 'FROM scratch\nCOPY missing-file.txt /x\n')
     const attempt = build(registry, { image: `${registry.host}/team/broken`, context, builder: 'buildah' })
     await expect(attempt).rejects.toThrow(/buildah build failed \(exit code \d+\):[\s\S]*missing-file\.txt/)
     await expect(
@@ -175,7 +181,7 @@ describe('buildah', () => {
   })
 
   it('builds without pushing and claims no digest with push: false', async () => {
-    const context = await scratchContext('local only\n')
+    const context = await scratch('local only\n')
     const { outputs, summary } = await build(registry, {
       image: `${registry.host}/team/local`,
       context,
@@ -218,7 +224,7 @@ describe('buildah and a plain-HTTP registry on loopback (a registry:2 service co
     ['without auth', () => plain, {}],
     ['with htpasswd', () => plainAuth, { 'registry-username': 'ci', 'registry-password': PASSWORD }]
   ])('pushes %s and outputs the digest the registry serves', async (_, target, credentials) => {
-    const context = await scratchContext(`plain http ${_}\n`)
+    const context = await scratch(`plain http ${_}\n`)
     const image = `${target().host}/team/plain`
     const { outputs } = await build(target(), {
       image,
@@ -238,7 +244,7 @@ describe('buildx (through a stand-in docker CLI: buildx is not packaged for Debi
     const log = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'buildx-log-')), 'args.jsonl')
     process.env.PATH = `${BUILDX_STANDIN_DIR}:${process.env.PATH}`
     process.env.BUILDX_STANDIN_LOG = log
-    const context = await scratchContext('buildx\n')
+    const context = await scratch('buildx\n')
     const image = `${authRegistry.host}/team/buildx`
     const { outputs } = await build(authRegistry, {
       image,
@@ -296,7 +302,7 @@ describe('classic docker engine (a real dockerd)', () => {
 
   it('builds, pushes every tag, and takes the digest from the registry', async () => {
     process.env.DOCKER_HOST = dockerd.host
-    const context = await scratchContext('docker classic\n')
+    const context = await scratch('docker classic\n')
     const image = `${authRegistry.host}/team/classic`
     const { outputs } = await build(authRegistry, {
       image,
@@ -318,7 +324,7 @@ describe('classic docker engine (a real dockerd)', () => {
 
   it('refuses several platforms with the classic builder, clearly', async () => {
     process.env.DOCKER_HOST = dockerd.host
-    const context = await scratchContext('docker multi\n')
+    const context = await scratch('docker multi\n')
     await expect(
       build(registry, {
         image: `${registry.host}/team/classic-multi`,

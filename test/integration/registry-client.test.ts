@@ -357,6 +357,16 @@ describe('retries', () => {
     expect(debugLines.join('\n')).toMatch(/failed with ECONNRESET[\s\S]*failed with ETIMEDOUT/)
   })
 
+  it('stops a response that trickles in forever at the deadline, however busy the connection looks', async () => {
+    // One byte every 50 ms for 30 s: the idle timeout (5 s) never fires, the 1.5 s deadline must.
+    proxy.failNext({ kind: 'trickle', everyMs: 50, bytes: 600 })
+    const client = createRegistryClient(options({ timeoutMs: 5000, deadlineMs: 1500, retries: 0 }))
+    const started = Date.now()
+    const error = await failure(client.getManifest(ref()))
+    expect(error.message).toContain('not finished within 1500 ms')
+    expect(Date.now() - started).toBeLessThan(15_000)
+  })
+
   it('gives up after the configured retries and says how often it tried', async () => {
     proxy.failNext(...Array.from({ length: 3 }, () => ({ kind: 'status' as const, status: 500 })))
     const error = await failure(createRegistryClient(options({ retries: 2 })).getManifest(ref()))

@@ -20,12 +20,13 @@ export async function trustForContainers(
   return () => fs.rm(dir, { recursive: true, force: true })
 }
 
-/** A `FROM scratch` build context with one file whose content makes the image unique. */
+/** A `FROM scratch` build context (in `parent`: the workspace) with one file whose content makes the image unique. */
 export async function scratchContext(
   content: string,
-  dockerfile = 'FROM scratch\nCOPY hello.txt /hello.txt\n'
+  dockerfile = 'FROM scratch\nCOPY hello.txt /hello.txt\n',
+  parent = os.tmpdir()
 ): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ctx-'))
+  const dir = await fs.mkdtemp(path.join(parent, 'ctx-'))
   await fs.writeFile(path.join(dir, 'hello.txt'), content)
   await fs.writeFile(path.join(dir, 'Dockerfile'), dockerfile)
   return dir

@@ -4,6 +4,7 @@ import { BUILDER_CHOICES, type BuilderChoice } from '../../lib/builder/index.js'
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
+import { openRegularFile, resolveInside } from '../../lib/workspace-files.js'
 import { defaultTag, validateTags } from './tags.js'
 
 export const INPUTS = [
@@ -20,7 +21,8 @@ export const INPUTS = [
   'registry-username',
   'registry-password',
   'source-revision',
-  'allow-mutable-tags'
+  'allow-mutable-tags',
+  'build-timeout'
 ] as const
 export type InputName = (typeof INPUTS)[number]
 
@@ -53,6 +55,8 @@ export interface BuildInputs {
   builder: BuilderChoice
   credentials?: { username: string; password: string }
   sourceRevision: string
+  /** How long the build, and each push, may run before it is stopped. */
+  buildTimeoutMs: number
 }
 
 const OS = [
@@ -102,19 +106,18 @@ export async function readInputs(
     )
   }
 
-  const context = path.resolve(workspace, read.optional('context', '.'))
-  const contextStat = await fs.stat(context).catch(() => undefined)
-  if (!contextStat?.isDirectory()) {
+  // Both resolved through symlinks and kept inside the workspace: a repository could point them anywhere.
+  const context = resolveInside(workspace, read.optional('context', '.'), "input 'context'")
+  if (!(await fs.stat(context)).isDirectory()) {
     throw new ConfigurationError(
-      `input 'context': build context '${context}' does not exist or is not a directory`
+      `input 'context': '${read.optional('context', '.')}' is not a directory: name the build context directory`
     )
   }
   const file = read.optional('file')
-    ? path.resolve(workspace, read.optional('file'))
-    : await findDockerfile(context)
-  if (!(await fs.stat(file).catch(() => undefined))?.isFile()) {
-    throw new ConfigurationError(`input 'file': Dockerfile '${file}' does not exist`)
-  }
+    ? resolveInside(workspace, read.optional('file'), "input 'file'")
+    : await findDockerfile(workspace, context)
+  // A FIFO would block the builder forever, a device never end: only a regular file is a Dockerfile.
+  await (await openRegularFile(file, "input 'file'")).close()
 
   const sourceRevision = read.optional('source-revision', env.GITHUB_SHA ?? '')
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sourceRevision)) {
@@ -155,14 +158,17 @@ export async function readInputs(
     push: read.boolean('push', true),
     builder: read.oneOf('builder', BUILDER_CHOICES, 'auto'),
     credentials: username ? { username, password } : undefined,
-    sourceRevision
+    sourceRevision,
+    buildTimeoutMs: read.integer('build-timeout', 60, 1, 24 * 60) * 60_000
   }
 }
 
-async function findDockerfile(context: string): Promise<string> {
+async function findDockerfile(workspace: string, context: string): Promise<string> {
   for (const name of ['Dockerfile', 'Containerfile']) {
     const candidate = path.join(context, name)
-    if ((await fs.stat(candidate).catch(() => undefined))?.isFile()) return candidate
+    if (await fs.lstat(candidate).catch(() => undefined)) {
+      return resolveInside(workspace, candidate, `input 'file' (empty: ${name} in the context)`)
+    }
   }
   throw new ConfigurationError(
     `input 'file' is empty and the context '${context}' has no Dockerfile or Containerfile: add one or set 'file'`

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { selectBuilder, type Builder } from '../../lib/builder/index.js'
+import { QUICK_COMMAND_TIMEOUT_MS, selectBuilder, type Builder } from '../../lib/builder/index.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { tryCommitTime } from '../../lib/git/commit-time.js'
 import { runAction } from '../../lib/action.js'
@@ -51,13 +51,16 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
   const inputs = await readInputs(deps.inputs, workspace, deps.env)
   const registry = deps.registry(inputs.credentials)
-  const builder = await selectBuilder(inputs.builder, { runner: deps.runner })
+  const builder = await selectBuilder(inputs.builder, {
+    runner: deps.runner,
+    timeoutMs: inputs.buildTimeoutMs
+  })
 
   // Fail before a long build when the push could not succeed anyway.
   if (inputs.push) await registry.checkPushAccess(inputs.imageRef)
 
   const created = await tryCommitTime(
-    deps.runner,
+    withTimeout(deps.runner, QUICK_COMMAND_TIMEOUT_MS),
     workspace,
     inputs.sourceRevision,
     deps.env.GITHUB_EVENT_PATH
@@ -103,6 +106,11 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   if (confirmed)
     core.info(`Pushed ${inputs.image}@${confirmed.digest} (confirmed by the registry for every tag)`)
   else core.info(`Built ${inputs.image} without pushing: no digest is claimed (push: false)`)
+}
+
+/** Every command of `runner` stopped after `timeoutMs` unless the caller says otherwise. */
+function withTimeout(runner: CommandRunner, timeoutMs: number): CommandRunner {
+  return { run: (command, args, options) => runner.run(command, args, { timeoutMs, ...options }) }
 }
 
 function setOutputs(

@@ -3,13 +3,23 @@ import path from 'node:path'
 import { runChecked } from '../exec.js'
 import { parseDigest } from '../image-ref.js'
 import { writePrivateJson, withLogin } from './auth-file.js'
-import type { Builder, BuilderContext, BuildOutcome, BuildRequest } from './types.js'
+import {
+  DEFAULT_BUILD_TIMEOUT_MS,
+  QUICK_COMMAND_TIMEOUT_MS,
+  type Builder,
+  type BuilderContext,
+  type BuildOutcome,
+  type BuildRequest
+} from './types.js'
 import { ExternalError } from '../errors.js'
 
 /** buildah: `build` (with `--manifest` for several platforms), then `push` / `manifest push --all` per tag. */
 export function createBuildahBuilder(ctx: BuilderContext): Builder {
   const run = (args: string[], what: string) =>
-    runChecked(ctx.runner, 'buildah', args, what, { env: ctx.env })
+    runChecked(ctx.runner, 'buildah', args, what, {
+      env: ctx.env,
+      timeoutMs: ctx.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS
+    })
 
   return {
     name: 'buildah',
@@ -51,7 +61,8 @@ export function createBuildahBuilder(ctx: BuilderContext): Builder {
       } finally {
         await ctx.runner.run('buildah', multi ? ['manifest', 'rm', local] : ['rmi', local], {
           env: ctx.env,
-          silent: true
+          silent: true,
+          timeoutMs: QUICK_COMMAND_TIMEOUT_MS
         })
       }
       if (digests.size > 1) {

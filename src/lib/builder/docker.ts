@@ -3,7 +3,13 @@ import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
 import { runChecked } from '../exec.js'
 import { readJsonObject, withLogin, writePrivateJson } from './auth-file.js'
-import type { Builder, BuilderContext, BuildOutcome, BuildRequest } from './types.js'
+import {
+  DEFAULT_BUILD_TIMEOUT_MS,
+  type Builder,
+  type BuilderContext,
+  type BuildOutcome,
+  type BuildRequest
+} from './types.js'
 
 /** The classic docker engine without buildx: `build`, then `push` per tag; the registry tells the digest. */
 export function createDockerBuilder(ctx: BuilderContext): Builder {
@@ -17,7 +23,9 @@ export function createDockerBuilder(ctx: BuilderContext): Builder {
         )
       }
       const env = { ...ctx.env, ...(await dockerConfigEnv(request)) }
-      const run = (args: string[], what: string) => runChecked(ctx.runner, 'docker', args, what, { env })
+      const timeoutMs = ctx.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS
+      const run = (args: string[], what: string) =>
+        runChecked(ctx.runner, 'docker', args, what, { env, timeoutMs })
       const args = ['build', '--file', request.file]
       if (request.target) args.push('--target', request.target)
       for (const [key, value] of request.buildArgs) args.push('--build-arg', `${key}=${value}`)
@@ -49,7 +57,10 @@ export function createBuildxBuilder(ctx: BuilderContext): Builder {
       for (const tag of request.tags) args.push('--tag', `${request.image}:${tag}`)
       if (request.push) args.push('--push')
       args.push(request.context)
-      await runChecked(ctx.runner, 'docker', args, 'docker buildx build', { env })
+      await runChecked(ctx.runner, 'docker', args, 'docker buildx build', {
+        env,
+        timeoutMs: ctx.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS
+      })
       if (!request.push) return {}
       const metadata = await readJsonObject(metadataFile)
       const digest = metadata['containerimage.digest']

@@ -47,4 +47,10 @@ export interface BuilderContext {
   runner: CommandRunner
   /** Environment for the builder's processes (added to the action's own). */
   env?: Record<string, string>
+  /** How long a build or a push may run before it is stopped (default one hour). */
+  timeoutMs?: number
 }
+
+/** Builds and pushes run for `ctx.timeoutMs`; probes and clean-ups are quick or broken. */
+export const DEFAULT_BUILD_TIMEOUT_MS = 60 * 60_000
+export const QUICK_COMMAND_TIMEOUT_MS = 60_000

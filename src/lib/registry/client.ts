@@ -39,6 +39,8 @@ export interface RegistryClientOptions {
   retries?: number
   /** Idle time allowed per request before it counts as failed (default 30 s). */
   timeoutMs?: number
+  /** Time allowed for one whole request, however slowly its answer trickles in (default 5 min). */
+  deadlineMs?: number
   /** Injected by tests to make backoff instant. */
   sleep?: (ms: number) => Promise<void>
   /** Receives progress lines (retries); never secrets. */
@@ -223,7 +225,11 @@ class DistributionClient implements RegistryClient {
   private readonly plainHttp = new Set<string>()
 
   constructor(private readonly options: RegistryClientOptions) {
-    this.send = createHttpSend({ ca: options.ca, timeoutMs: options.timeoutMs ?? 30_000 })
+    this.send = createHttpSend({
+      ca: options.ca,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      deadlineMs: options.deadlineMs ?? 300_000
+    })
     this.retries = Math.max(0, options.retries ?? 3)
     this.sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
     this.debug = options.debug ?? (() => {})
