@@ -6,6 +6,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
 import { BUILDAH_ENV, trustForContainers } from '../support/builders.js'
+import { standInHelper } from '../support/credential-helper.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
 const run = promisify(execFile)
@@ -240,6 +241,36 @@ describe('build-and-digest bundle, run as the runner runs it', () => {
     expect(JSON.parse(result.outputs.metadata as string).labels['org.opencontainers.image.created']).toBe(
       COMMIT_TIME
     )
+  })
+
+  it('pushes with the credentials a Docker credential helper gives, and masks them', async () => {
+    const helper = await standInHelper(
+      { credsStore: 'standin' },
+      {
+        [registry.host]: { Username: 'bot', Secret: PASSWORD }
+      }
+    )
+    try {
+      const result = await runAction({
+        actionDir: 'actions/build-and-digest',
+        inputs: { image: `${registry.host}/octo/from-helper`, context: 'app', builder: 'buildah' },
+        workspace,
+        env: { NODE_EXTRA_CA_CERTS: registry.caFile, ...BUILDAH_ENV, ...helper.env },
+        context: { repository: 'octo/app', sha },
+        timeoutMs: 120_000
+      })
+      results.push(result)
+      expect(result.annotations.filter(a => a.level === 'error')).toEqual([])
+      expect(result.exitCode).toBe(0)
+      expect(result.outputs.digest).toMatch(/^sha256:/)
+      expect(await helper.asked()).toEqual([registry.host])
+      expect(result.secrets).toContain(PASSWORD)
+      for (const text of [...shownText(result), JSON.stringify(result.annotations)]) {
+        expect(text).not.toContain(PASSWORD)
+      }
+    } finally {
+      await helper.cleanup()
+    }
   })
 
   it('fails with an error annotation and a hint for an image with a tag', async () => {

@@ -10,6 +10,7 @@ import { createCommandRunner } from '../../src/lib/exec.js'
 import { mapInputs } from '../../src/lib/inputs.js'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
 import { BUILDAH_ENV, BUILDX_STANDIN_DIR, scratchContext, trustForContainers } from '../support/builders.js'
+import { standInHelper } from '../support/credential-helper.js'
 import { startDockerd, type TestDockerd } from '../support/dockerd.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
@@ -193,6 +194,37 @@ describe('buildah', () => {
     await expect(
       skopeo(registry, 'inspect', `docker://${registry.host}/team/local:sha-c0ffee012345`)
     ).rejects.toThrow()
+  })
+})
+
+describe('buildah and a Docker credential helper (credsStore, which buildah cannot use itself)', () => {
+  it('pushes with the credentials the helper gives, no inputs needed', async () => {
+    const helper = await standInHelper(
+      { credsStore: 'standin' },
+      {
+        [authRegistry.host]: { Username: 'ci', Secret: PASSWORD }
+      }
+    )
+    cleanups.push(helper.cleanup)
+    const context = await scratch('from a helper\n')
+    const image = `${authRegistry.host}/team/helper`
+    const { outputs } = await build(authRegistry, { image, context, builder: 'buildah' }, helper.env)
+    expect(
+      await skopeo(authRegistry, 'inspect', '--format', '{{.Digest}}', `docker://${image}:sha-c0ffee012345`)
+    ).toBe(outputs.digest)
+    expect(await helper.asked()).toEqual([authRegistry.host])
+  })
+
+  it('fails naming the helper when it fails, before building', async () => {
+    const helper = await standInHelper({ credsStore: 'standin' }, {}, 'fail')
+    cleanups.push(helper.cleanup)
+    const context = await scratch('helper fails\n')
+    const image = `${authRegistry.host}/team/helper-fails`
+    await expect(build(authRegistry, { image, context, builder: 'buildah' }, helper.env)).rejects.toThrow(
+      /docker-credential-standin get failed for 127\.0\.0\.1:\d+ \(exit code 1\): .*keyring is locked/
+    )
+    const { stdout } = await run('buildah', ['images', '--format', '{{.Name}}'], { env: { ...process.env } })
+    expect(stdout).not.toContain('helper-fails')
   })
 })
 

@@ -15,6 +15,7 @@ import {
   type RegistryRef
 } from '../../src/lib/registry/index.js'
 import { isPlainTextAllowed } from '../../src/lib/registry/http.js'
+import { standInHelper } from '../support/credential-helper.js'
 import { startRegistryProxy, type RegistryProxy } from '../support/registry-proxy.js'
 import {
   pushTestImage,
@@ -298,6 +299,34 @@ describe('basic auth (htpasswd)', () => {
     process.env.DOCKER_CONFIG = configDir
     const client = createRegistryClient({ ...authOptions({}), env: undefined })
     expect(await client.resolveDigest(ref())).toBe(pushed.digest)
+  })
+
+  it('takes credentials from the Docker credential helper the config names', async () => {
+    const helper = await standInHelper(
+      { credHelpers: { [authRegistry.host]: 'standin' } },
+      {
+        [authRegistry.host]: { Username: 'ci-bot', Secret: PASSWORD }
+      }
+    )
+    try {
+      const client = createRegistryClient({ ...authOptions({}), env: helper.env })
+      expect(await client.resolveDigest(ref())).toBe(pushed.digest)
+      await client.checkPushAccess(ref())
+      // Asked once for the host, however many requests followed.
+      expect(await helper.asked()).toEqual([authRegistry.host])
+    } finally {
+      await helper.cleanup()
+    }
+  })
+
+  it('fails naming a failing credential helper instead of reading anonymously', async () => {
+    const helper = await standInHelper({ credsStore: 'standin' }, {}, 'fail')
+    try {
+      const client = createRegistryClient({ ...authOptions({}), env: helper.env })
+      await expect(client.resolveDigest(ref())).rejects.toThrow(/docker-credential-standin get failed/)
+    } finally {
+      await helper.cleanup()
+    }
   })
 
   it('asks a resolver for the credentials of each host', async () => {

@@ -7,7 +7,7 @@ import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { tryCommitTime } from '../../lib/git/commit-time.js'
 import { runAction } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
-import { createRegistryClient } from '../../lib/registry/index.js'
+import { createRegistryClient, readDockerConfigCredentials } from '../../lib/registry/index.js'
 import { appendSummary, code, keyValueTable } from '../../lib/summary.js'
 import { confirmPush, type Confirmed, type RegistryView } from './confirm.js'
 import { readInputs, type BuildInputs, type OutputName } from './inputs.js'
@@ -50,7 +50,11 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   const started = deps.now()
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
   const inputs = await readInputs(deps.inputs, workspace, deps.env)
-  const registry = deps.registry(inputs.credentials)
+  // Without inputs, the Docker config's (its credential helper's included): the same for the push check and the
+  // builder, so a helper the builder cannot run (buildah and credsStore) still authenticates the push.
+  const credentials =
+    inputs.credentials ?? (await readDockerConfigCredentials(inputs.imageRef.registry, deps.env))
+  const registry = deps.registry(credentials)
   const builder = await selectBuilder(inputs.builder, {
     runner: deps.runner,
     timeoutMs: inputs.buildTimeoutMs
@@ -89,7 +93,7 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
       labels,
       platforms: inputs.platforms,
       push: inputs.push,
-      login: inputs.credentials && { registry: inputs.imageRef.registry, ...inputs.credentials },
+      login: credentials && { registry: inputs.imageRef.registry, ...credentials },
       // Known from the push check: the client found the loopback registry speaking plain HTTP.
       plainHttp: registry.usesPlainHttp(inputs.imageRef.registry),
       workDir

@@ -2,7 +2,8 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { runChecked } from '../exec.js'
 import { parseDigest } from '../image-ref.js'
-import { writePrivateJson, withLogin } from './auth-file.js'
+import { dockerConfigFile } from '../registry/auth.js'
+import { readJsonObject, writePrivateJson, withLogin } from './auth-file.js'
 import {
   DEFAULT_BUILD_TIMEOUT_MS,
   QUICK_COMMAND_TIMEOUT_MS,
@@ -27,7 +28,9 @@ export function createBuildahBuilder(ctx: BuilderContext): Builder {
       const authArgs: string[] = []
       if (request.login) {
         const authFile = path.join(request.workDir, 'containers-auth.json')
-        await writePrivateJson(authFile, withLogin({}, request.login, 'containers'))
+        // The user's other registries stay (a private base image); credsStore is for the docker CLI only.
+        const { auths, credHelpers } = await readJsonObject(dockerConfigFile(process.env))
+        await writePrivateJson(authFile, withLogin({ auths, credHelpers }, request.login, 'containers'))
         authArgs.push('--authfile', authFile)
       }
       // A name of our own in local storage, so a leftover manifest list from an earlier run is never reused.
