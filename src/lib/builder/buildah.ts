@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { runChecked } from '../exec.js'
 import { parseDigest } from '../image-ref.js'
-import { dockerConfigFile } from '../registry/auth.js'
+import { dockerConfigFile } from '../registry/index.js'
 import { readJsonObject, writePrivateJson, withLogin } from './auth-file.js'
 import {
   DEFAULT_BUILD_TIMEOUT_MS,
