@@ -156,16 +156,37 @@ describe('hostile inputs and repositories, through the committed bundle', () => 
       "input 'build-timeout' must be a whole number"
     ],
     ['a platform smuggling a flag', { platforms: 'linux/amd64 --push' }, 'is not a platform'],
-    ['a tag smuggling a flag', { tags: '--tls-verify=false' }, "input 'tags'"]
+    ['a tag smuggling a flag', { tags: '--tls-verify=false' }, "input 'tags'"],
+    [
+      'a local cache symlinked out',
+      { 'cache-to': 'type=local,dest=hostile/context-out/x' },
+      'resolves outside'
+    ],
+    ['a local cache read from elsewhere', { 'cache-from': 'type=local,src=/etc' }, 'resolves outside'],
+    ['a cache token on the command line', { 'cache-to': 'type=gha,token=ghs_x' }, 'would put a secret'],
+    [
+      'a cache that takes an image tag',
+      { 'cache-to': `type=registry,ref=${'$'}{IMAGE}:v9.1.0`, tags: 'v9.1.0' },
+      'one of the tags'
+    ],
+    [
+      'a cache type buildah cannot use',
+      { 'cache-to': 'type=inline' },
+      'builder buildah cannot use a inline cache'
+    ]
   ])('refuses %s at once, showing nothing it points at', async (_, inputs, message) => {
     const started = Date.now()
+    const image = `${registry.host}/octo/hostile`
+    const given = Object.fromEntries(
+      Object.entries(inputs).map(([key, value]) => [key, value.replace('${IMAGE}', image)])
+    )
     const result = await action({
-      image: `${registry.host}/octo/hostile`,
+      image,
       context: 'app',
       builder: 'buildah',
       'registry-username': 'bot',
       'registry-password': PASSWORD,
-      ...inputs
+      ...given
     })
     expect(Date.now() - started).toBeLessThan(20_000)
     expect(result.exitCode).toBe(1)

@@ -9,7 +9,14 @@ import type { OutputName } from '../../src/actions/build-and-digest/inputs.js'
 import { createCommandRunner } from '../../src/lib/exec.js'
 import { mapInputs } from '../../src/lib/inputs.js'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
-import { BUILDAH_ENV, BUILDX_STANDIN_DIR, scratchContext, trustForContainers } from '../support/builders.js'
+import {
+  BUILDAH_ENV,
+  BUILDX_STANDIN_DIR,
+  freshBuildahStorage,
+  pushBusyboxBase,
+  scratchContext,
+  trustForContainers
+} from '../support/builders.js'
 import { standInHelper } from '../support/credential-helper.js'
 import { startDockerd, type TestDockerd } from '../support/dockerd.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
@@ -225,6 +232,55 @@ describe('buildah and a Docker credential helper (credsStore, which buildah cann
     )
     const { stdout } = await run('buildah', ['images', '--format', '{{.Name}}'], { env: { ...process.env } })
     expect(stdout).not.toContain('helper-fails')
+  })
+})
+
+describe('buildah with a registry layer cache', () => {
+  // A slow RUN step whose output differs every time it runs: the same layer digest after a rebuild on empty
+  // storage proves the step came from the cache.
+  const SLOW_RUN = 'RUN sleep 3 && echo "$RANDOM $RANDOM $RANDOM" > /stamp'
+
+  /** Build on storage of its own (a fresh runner): returns the outputs and the pushed image's layer digests. */
+  const freshBuild = async (
+    inputs: Record<string, string>
+  ): Promise<{ digest: string; layers: string[] }> => {
+    const storage = await freshBuildahStorage()
+    try {
+      Object.assign(process.env, storage.env)
+      const { outputs } = await build(registry, inputs)
+      const raw = JSON.parse(
+        await skopeo(registry, 'inspect', '--raw', `docker://${inputs.image}@${outputs.digest}`)
+      ) as { layers: Array<{ digest: string }> }
+      return { digest: outputs.digest as string, layers: raw.layers.map(layer => layer.digest) }
+    } finally {
+      delete process.env.CONTAINERS_STORAGE_CONF
+      await storage.cleanup()
+    }
+  }
+
+  it('a rebuild on empty storage takes the slow step from the cache the cold build exported', async () => {
+    const base = await pushBusyboxBase(registry)
+    const context = await scratch('cached\n', `FROM ${base}\n${SLOW_RUN}\nCOPY hello.txt /hello.txt\n`)
+    const image = `${registry.host}/team/cached`
+    const cache = `${registry.host}/team/cached-cache`
+    const inputs = {
+      image,
+      context,
+      builder: 'buildah',
+      'cache-from': `type=registry,ref=${cache}:buildcache`,
+      'cache-to': `type=registry,ref=${cache}:buildcache,mode=max`
+    }
+    const cold = await freshBuild(inputs)
+    const warm = await freshBuild(inputs)
+    const uncached = await freshBuild({ ...inputs, 'cache-from': '', 'cache-to': '' })
+    expect(cold.layers).toHaveLength(3)
+    // The RUN layer came from the cache; without one, the step runs again and its layer differs.
+    expect(warm.layers).toEqual(cold.layers)
+    expect(uncached.layers[1]).not.toBe(cold.layers[1])
+    // The image's tags point at the image, never at a cache image.
+    expect(
+      await skopeo(registry, 'inspect', '--format', '{{.Digest}}', `docker://${image}:sha-c0ffee012345`)
+    ).toBe(uncached.digest)
   })
 })
 

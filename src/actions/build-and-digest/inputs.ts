@@ -1,6 +1,11 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { BUILDER_CHOICES, type BuilderChoice } from '../../lib/builder/index.js'
+import {
+  BUILDER_CHOICES,
+  parseCacheEntry,
+  type BuilderChoice,
+  type CacheEntry
+} from '../../lib/builder/index.js'
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
@@ -22,7 +27,9 @@ export const INPUTS = [
   'registry-password',
   'source-revision',
   'allow-mutable-tags',
-  'build-timeout'
+  'build-timeout',
+  'cache-from',
+  'cache-to'
 ] as const
 export type InputName = (typeof INPUTS)[number]
 
@@ -57,6 +64,9 @@ export interface BuildInputs {
   sourceRevision: string
   /** How long the build, and each push, may run before it is stopped. */
   buildTimeoutMs: number
+  /** Layer caches; never reported as the image's tags. */
+  cacheFrom: CacheEntry[]
+  cacheTo: CacheEntry[]
 }
 
 const OS = [
@@ -133,6 +143,20 @@ export async function readInputs(
   const tags = [...new Set([defaultTag(sourceRevision), ...extraTags])]
   validateTags(extraTags, allowMutable)
 
+  const cache = (direction: 'cache-from' | 'cache-to'): CacheEntry[] =>
+    read.lines(direction).map(line =>
+      parseCacheEntry(line, {
+        direction,
+        workspace,
+        runnerTemp: env.RUNNER_TEMP,
+        image: imageRef,
+        tags,
+        env
+      })
+    )
+  const cacheFrom = cache('cache-from')
+  const cacheTo = cache('cache-to')
+
   const platforms = read.list('platforms')
   for (const platform of platforms) validatePlatform(platform)
 
@@ -159,7 +183,9 @@ export async function readInputs(
     builder: read.oneOf('builder', BUILDER_CHOICES, 'auto'),
     credentials: username ? { username, password } : undefined,
     sourceRevision,
-    buildTimeoutMs: read.integer('build-timeout', 60, 1, 24 * 60) * 60_000
+    buildTimeoutMs: read.integer('build-timeout', 60, 1, 24 * 60) * 60_000,
+    cacheFrom,
+    cacheTo
   }
 }
 

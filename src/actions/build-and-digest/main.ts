@@ -2,7 +2,12 @@ import * as core from '@actions/core'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { QUICK_COMMAND_TIMEOUT_MS, selectBuilder, type Builder } from '../../lib/builder/index.js'
+import {
+  formatCacheEntry,
+  QUICK_COMMAND_TIMEOUT_MS,
+  selectBuilder,
+  type Builder
+} from '../../lib/builder/index.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { tryCommitTime } from '../../lib/git/commit-time.js'
 import { runAction } from '../../lib/action.js'
@@ -96,6 +101,8 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
       login: credentials && { registry: inputs.imageRef.registry, ...credentials },
       // Known from the push check: the client found the loopback registry speaking plain HTTP.
       plainHttp: registry.usesPlainHttp(inputs.imageRef.registry),
+      cacheFrom: inputs.cacheFrom,
+      cacheTo: inputs.cacheTo,
       workDir
     })
     if (inputs.push)
@@ -148,6 +155,14 @@ function setOutputs(
   deps.setOutput('pushed', String(Boolean(confirmed)))
 }
 
+function cacheSummary(inputs: BuildInputs): string | undefined {
+  const entries = [
+    ...inputs.cacheFrom.map(entry => `from ${code(formatCacheEntry(entry))}`),
+    ...inputs.cacheTo.map(entry => `to ${code(formatCacheEntry(entry))}`)
+  ]
+  return entries.length ? entries.join('<br>') : undefined
+}
+
 function summaryOf(
   inputs: BuildInputs,
   builder: Builder,
@@ -172,6 +187,7 @@ function summaryOf(
       ['Platforms', platforms || 'builder default'],
       ['Source commit', code(inputs.sourceRevision)],
       ['Builder', builder.name],
+      ['Cache', cacheSummary(inputs)],
       ['Duration', `${seconds} s`]
     ])
   )

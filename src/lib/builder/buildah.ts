@@ -4,6 +4,7 @@ import { runChecked } from '../exec.js'
 import { parseDigest } from '../image-ref.js'
 import { dockerConfigFile } from '../registry/index.js'
 import { readJsonObject, writePrivateJson, withLogin } from './auth-file.js'
+import { cannotHonour, type CacheEntry } from './cache.js'
 import {
   DEFAULT_BUILD_TIMEOUT_MS,
   QUICK_COMMAND_TIMEOUT_MS,
@@ -12,7 +13,7 @@ import {
   type BuildOutcome,
   type BuildRequest
 } from './types.js'
-import { ExternalError } from '../errors.js'
+import { ConfigurationError, ExternalError } from '../errors.js'
 
 /** buildah: `build` (with `--manifest` for several platforms), then `push` / `manifest push --all` per tag. */
 export function createBuildahBuilder(ctx: BuilderContext): Builder {
@@ -44,6 +45,7 @@ export function createBuildahBuilder(ctx: BuilderContext): Builder {
       for (const [key, value] of request.buildArgs) args.push('--build-arg', `${key}=${value}`)
       for (const [key, value] of request.labels) args.push('--label', `${key}=${value}`)
       if (request.platforms.length > 0) args.push('--platform', request.platforms.join(','))
+      args.push(...cacheArgs(request))
       args.push(multi ? '--manifest' : '--tag', local, request.context)
       await run(args, 'buildah build')
       if (!request.push) return {}
@@ -76,4 +78,29 @@ export function createBuildahBuilder(ctx: BuilderContext): Builder {
       return { reportedDigest: [...digests][0] }
     }
   }
+}
+
+/**
+ * buildah caches layers in one registry repository (`--layers --cache-from/--cache-to <repository>`), under tags it
+ * derives from each step: the tag of `ref` is not used.
+ */
+function cacheArgs(request: BuildRequest): string[] {
+  const repository = (direction: 'cache-from' | 'cache-to', entries: CacheEntry[]): string | undefined => {
+    for (const entry of entries) {
+      if (entry.type !== 'registry' || !entry.ref) {
+        throw cannotHonour('buildah', direction, entry, 'one type=registry,ref=<repository>')
+      }
+    }
+    if (entries.length > 1) {
+      throw new ConfigurationError(
+        `input '${direction}': builder buildah takes one registry cache, not ${entries.length}: name one repository`
+      )
+    }
+    const ref = entries[0]?.ref
+    return ref && `${ref.registry}/${ref.repository}`
+  }
+  const from = repository('cache-from', request.cacheFrom)
+  const to = repository('cache-to', request.cacheTo)
+  if (!from && !to) return []
+  return ['--layers', ...(from ? ['--cache-from', from] : []), ...(to ? ['--cache-to', to] : [])]
 }

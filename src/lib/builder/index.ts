@@ -4,6 +4,7 @@ import { createBuildxBuilder, createDockerBuilder } from './docker.js'
 import { QUICK_COMMAND_TIMEOUT_MS, type Builder, type BuilderChoice, type BuilderContext } from './types.js'
 
 export * from './types.js'
+export { CACHE_TYPES, formatCacheEntry, parseCacheEntry, type CacheEntry } from './cache.js'
 
 /** The builder for a choice; `auto` = buildx when `docker buildx version` works, else buildah, else docker. */
 export async function selectBuilder(choice: BuilderChoice, ctx: BuilderContext): Promise<Builder> {

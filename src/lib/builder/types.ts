@@ -1,4 +1,5 @@
 import type { CommandRunner } from '../exec.js'
+import type { CacheEntry } from './cache.js'
 
 export type BuilderName = 'buildx' | 'docker' | 'buildah'
 export const BUILDER_CHOICES = ['auto', 'buildx', 'docker', 'buildah'] as const
@@ -28,6 +29,9 @@ export interface BuildRequest {
   login?: RegistryLogin
   /** The registry (on loopback) speaks plain HTTP, as a `registry:2` service container does: push without TLS. */
   plainHttp?: boolean
+  /** Layer caches to import and export, checked already (docker/build-push-action's syntax). */
+  cacheFrom: CacheEntry[]
+  cacheTo: CacheEntry[]
   /** A private directory for auth files and metadata, removed by the caller. */
   workDir: string
 }
