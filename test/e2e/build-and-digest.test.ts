@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
-import { BUILDAH_ENV, trustForContainers } from '../support/builders.js'
+import { BUILDAH_ENV, pushBusyboxBase, trustForContainers } from '../support/builders.js'
 import { standInHelper } from '../support/credential-helper.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
@@ -292,6 +292,28 @@ describe('build-and-digest bundle, run as the runner runs it', () => {
     } finally {
       await helper.cleanup()
     }
+  })
+
+  it('never takes a line the Dockerfile prints for a workflow command', async () => {
+    const base = await pushBusyboxBase(registry)
+    await fs.mkdir(path.join(workspace, 'noisy'), { recursive: true })
+    await fs.writeFile(
+      path.join(workspace, 'noisy', 'Dockerfile'),
+      `FROM ${base}\nRUN echo '::error::injected by the Dockerfile' && echo '::add-mask::build' && printf '::warning::no newline'\n`
+    )
+    const result = await action({
+      image: `${registry.host}/octo/noisy`,
+      context: 'noisy',
+      builder: 'buildah',
+      'registry-username': 'bot',
+      'registry-password': PASSWORD
+    })
+    expect(result.exitCode).toBe(0)
+    expect(result.annotations).toEqual([])
+    expect(result.secrets).not.toContain('build')
+    // The lines reached the log as plain output.
+    expect(result.log).toContain('::error::injected by the Dockerfile')
+    expect(result.outputs.digest).toMatch(/^sha256:/)
   })
 
   it('fails with an error annotation and a hint for an image with a tag', async () => {

@@ -40,7 +40,9 @@ export async function scratchContext(
  * A base image with a shell, made here (no base image can be pulled): Debian's static busybox as /bin/busybox and
  * /bin/sh, pushed to `registry` as `<host>/base/busybox:1` for `FROM` lines that need to `RUN`.
  */
-export async function pushBusyboxBase(registry: Pick<TestRegistry, 'host'>): Promise<string> {
+export async function pushBusyboxBase(
+  registry: Pick<TestRegistry, 'host' | 'username' | 'password'>
+): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'busybox-base-'))
   const local = `localhost/busybox-base:${path.basename(dir).toLowerCase()}`
   const reference = `${registry.host}/base/busybox:1`
@@ -52,7 +54,8 @@ export async function pushBusyboxBase(registry: Pick<TestRegistry, 'host'>): Pro
     await fs.writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY bin /bin\n')
     const env = { ...process.env, ...BUILDAH_ENV }
     await run('buildah', ['build', '--quiet', '--tag', local, dir], { env })
-    await run('buildah', ['push', '--quiet', local, `docker://${reference}`], { env })
+    const creds = registry.username ? ['--creds', `${registry.username}:${registry.password}`] : []
+    await run('buildah', ['push', '--quiet', ...creds, local, `docker://${reference}`], { env })
     await run('buildah', ['rmi', local], { env })
     return reference
   } finally {

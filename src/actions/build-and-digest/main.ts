@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -55,13 +56,12 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   const started = deps.now()
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
   const inputs = await readInputs(deps.inputs, workspace, deps.env)
-  // Without inputs, the Docker config's (its credential helper's included): the same for the push check and the
-  // builder, so a helper the builder cannot run (buildah and credsStore) still authenticates the push.
+  // Without inputs, the Docker config's (its credential helper's included) for the push check.
   const credentials =
     inputs.credentials ?? (await readDockerConfigCredentials(inputs.imageRef.registry, deps.env))
   const registry = deps.registry(credentials)
   const builder = await selectBuilder(inputs.builder, {
-    runner: deps.runner,
+    runner: withCommandsStopped(deps.runner),
     timeoutMs: inputs.buildTimeoutMs
   })
 
@@ -85,6 +85,8 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
     inputs.labels
   )
 
+  // The docker CLI reads its own config, helpers included; buildah runs no credsStore, so it gets them resolved.
+  const login = inputs.credentials ?? (builder.name === 'buildah' ? credentials : undefined)
   const workDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'build-and-digest-'))
   let confirmed: Confirmed | undefined
   try {
@@ -98,7 +100,7 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
       labels,
       platforms: inputs.platforms,
       push: inputs.push,
-      login: credentials && { registry: inputs.imageRef.registry, ...credentials },
+      login: login && { registry: inputs.imageRef.registry, ...login },
       // Known from the push check: the client found the loopback registry speaking plain HTTP.
       plainHttp: registry.usesPlainHttp(inputs.imageRef.registry),
       cacheFrom: inputs.cacheFrom,
@@ -117,6 +119,25 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   if (confirmed)
     core.info(`Pushed ${inputs.image}@${confirmed.digest} (confirmed by the registry for every tag)`)
   else core.info(`Built ${inputs.image} without pushing: no digest is claimed (push: false)`)
+}
+
+/**
+ * The builders' output is the repository's (a Dockerfile's RUN prints what it likes): the runner must not take a
+ * line of it for a workflow command (`::error::`, `::add-mask::`), so commands are stopped while one runs.
+ */
+function withCommandsStopped(runner: CommandRunner): CommandRunner {
+  return {
+    run: async (command, args, options) => {
+      const token = randomBytes(16).toString('hex')
+      process.stdout.write(`::stop-commands::${token}\n`)
+      try {
+        return await runner.run(command, args, options)
+      } finally {
+        // On a line of its own, even after output that did not end one.
+        process.stdout.write(`\n::${token}::\n`)
+      }
+    }
+  }
 }
 
 /** Every command of `runner` stopped after `timeoutMs` unless the caller says otherwise. */
