@@ -410,6 +410,27 @@ describe('classic docker engine (a real dockerd)', () => {
     expect(JSON.parse(outputs.metadata as string).builder).toBe('docker')
   })
 
+  it('pushes with the inputs’ credentials even when the Docker config’s credsStore would fail', async () => {
+    // The private config keeps the store for other registries, and an empty helper for this one: the docker
+    // CLI then reads the login from the file for this host alone and never asks the (failing) store.
+    const helper = await standInHelper({ credsStore: 'standin' }, {}, 'fail')
+    cleanups.push(helper.cleanup)
+    Object.assign(process.env, helper.env, { DOCKER_HOST: dockerd.host })
+    const context = await scratch('docker with a store\n')
+    const image = `${authRegistry.host}/team/classic-store`
+    const { outputs } = await build(authRegistry, {
+      image,
+      context,
+      builder: 'docker',
+      'registry-username': 'ci',
+      'registry-password': PASSWORD
+    })
+    expect(
+      await skopeo(authRegistry, 'inspect', '--format', '{{.Digest}}', `docker://${image}:sha-c0ffee012345`)
+    ).toBe(outputs.digest)
+    expect(await helper.asked()).toEqual([])
+  })
+
   it('refuses several platforms with the classic builder, clearly', async () => {
     process.env.DOCKER_HOST = dockerd.host
     const context = await scratch('docker multi\n')

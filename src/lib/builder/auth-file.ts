@@ -24,9 +24,15 @@ export function withLogin(
   const result: Record<string, unknown> = { ...config, auths }
   // A credential helper for this host would win over the inline entry; so would a global store.
   const helpers = { ...((config.credHelpers as Record<string, string> | undefined) ?? {}) }
-  delete helpers[key]
+  if (flavour === 'docker') {
+    // The docker CLI reads an empty helper as "the file itself" for this host alone: the store keeps serving
+    // the others (private base images).
+    helpers[key] = ''
+  } else {
+    delete helpers[key]
+    delete result.credsStore
+  }
   result.credHelpers = helpers
-  delete result.credsStore
   return result
 }
 
