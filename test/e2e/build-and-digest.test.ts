@@ -197,6 +197,7 @@ describe('hostile inputs and repositories, through the committed bundle', () => 
       expect(text).not.toContain(SECRET)
       expect(text).not.toContain(PASSWORD)
     }
+    expect(await filesContaining(result.dirs.root, [SECRET, PASSWORD])).toEqual([])
   })
 })
 
@@ -343,6 +344,9 @@ describe('build-and-digest bundle, run as the runner runs it', () => {
     expect(error?.message).toContain(`registry ${registry.host}`)
     expect(error?.message).toContain('401')
     expect(result.secrets).toContain('not-the-Password-88')
-    for (const text of shownText(result)) expect(text).not.toContain('not-the-Password-88')
+    for (const text of [...shownText(result), JSON.stringify(result.annotations)]) {
+      expect(text).not.toContain('not-the-Password-88')
+    }
+    expect(await filesContaining(result.dirs.root, ['not-the-Password-88'])).toEqual([])
   })
 })
