@@ -119,7 +119,7 @@ function runBounded(
       clearTimeout(killer)
       reject(new ExternalError(`could not run '${command}': ${error.message}`))
     })
-    child.on('close', code => {
+    const finish = (code: number | null): void => {
       clearTimeout(timer)
       clearTimeout(killer)
       resolve({
@@ -128,6 +128,14 @@ function runBounded(
         stderr: Buffer.concat(stderr).toString('utf8'),
         ...(timedOut ? { timedOut } : {})
       })
+    }
+    child.on('close', finish)
+    // A stopped command's own children can keep its output open: do not wait for them.
+    child.on('exit', code => {
+      if (!timedOut) return
+      child.stdout.destroy()
+      child.stderr.destroy()
+      finish(code)
     })
     // A child that does not read its input must not make us fail with EPIPE.
     child.stdin.on('error', () => {})

@@ -13,6 +13,13 @@ describe('a command with a time bound', () => {
     expect(Date.now() - started).toBeLessThan(20_000)
   })
 
+  it('does not wait for what the stopped command left running with its output open', async () => {
+    const started = Date.now()
+    const result = await runner.run('sh', ['-c', 'sleep 20 & sleep 20'], { silent: true, timeoutMs: 300 })
+    expect(result.timedOut).toBe(true)
+    expect(Date.now() - started).toBeLessThan(15_000)
+  })
+
   it('fails runChecked with the bound in the message', async () => {
     const attempt = runChecked(runner, 'sleep', ['60'], 'buildah build', { silent: true, timeoutMs: 300 })
     await expect(attempt).rejects.toThrow(ExternalError)
