@@ -113,7 +113,8 @@ function recordingRunner(): CommandRunner & {
 
 async function buildWith(
   builder: 'buildx' | 'buildah' | 'docker',
-  cache: Record<string, string>
+  cache: Record<string, string>,
+  plainHttp = false
 ): Promise<string[]> {
   const inputs = await read({ builder, ...cache }, CACHE_ENV)
   const runner = recordingRunner()
@@ -129,6 +130,7 @@ async function buildWith(
     push: false,
     cacheFrom: inputs.cacheFrom,
     cacheTo: inputs.cacheTo,
+    plainHttp,
     workDir
   }
   await (await selectBuilder(builder, { runner })).build(request)
@@ -172,6 +174,12 @@ describe('each builder takes the caches it can honour, and refuses the rest by n
     })
     expect(args).toEqual(expect.arrayContaining(['--cache-from', 'ghcr.io/octo/app:buildcache']))
     expect(args).toEqual(expect.arrayContaining(['--build-arg', 'BUILDKIT_INLINE_CACHE=1']))
+  })
+
+  it('buildah refuses a cache on a plain-HTTP registry rather than build without TLS checks', async () => {
+    await expect(buildWith('buildah', registryCache, true)).rejects.toThrow(
+      'builder buildah cannot use a layer cache on ghcr.io, which speaks plain HTTP'
+    )
   })
 
   it('no cache, no cache flags', async () => {

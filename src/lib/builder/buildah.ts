@@ -97,6 +97,13 @@ function cacheArgs(request: BuildRequest): string[] {
       )
     }
     const ref = entries[0]?.ref
+    if (ref && request.plainHttp && request.image.startsWith(`${ref.registry}/`)) {
+      // Reading it would take --tls-verify=false for the whole build, base images from other registries included.
+      throw new ConfigurationError(
+        `input '${direction}': builder buildah cannot use a layer cache on ${ref.registry}, which speaks plain HTTP: ` +
+          'serve the registry over HTTPS (a private CA works), or use builder buildx or docker'
+      )
+    }
     return ref && `${ref.registry}/${ref.repository}`
   }
   const from = repository('cache-from', request.cacheFrom)
