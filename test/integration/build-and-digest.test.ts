@@ -431,6 +431,24 @@ describe('classic docker engine (a real dockerd)', () => {
     expect(await helper.asked()).toEqual([])
   })
 
+  it('pushes to a plain-HTTP registry with htpasswd on loopback (docker treats loopback as insecure)', async () => {
+    const plain = await startRegistry({ plainHttp: true, auth: { username: 'ci', password: PASSWORD } })
+    cleanups.push(() => plain.stop())
+    process.env.DOCKER_HOST = dockerd.host
+    const context = await scratch('docker plain http\n')
+    const image = `${plain.host}/team/classic-plain`
+    const { outputs } = await build(plain, {
+      image,
+      context,
+      builder: 'docker',
+      'registry-username': 'ci',
+      'registry-password': PASSWORD
+    })
+    const args = ['inspect', '--tls-verify=false', '--creds', `ci:${PASSWORD}`, '--format', '{{.Digest}}']
+    const { stdout } = await run('skopeo', [...args, `docker://${image}:sha-c0ffee012345`])
+    expect(outputs.digest).toBe(stdout.trim())
+  })
+
   it('refuses several platforms with the classic builder, clearly', async () => {
     process.env.DOCKER_HOST = dockerd.host
     const context = await scratch('docker multi\n')
