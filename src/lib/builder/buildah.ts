@@ -61,7 +61,14 @@ export function createBuildahBuilder(ctx: BuilderContext): Builder {
             ? ['manifest', 'push', '--all', ...pushOptions, '--digestfile', digestFile, local, destination]
             : ['push', ...pushOptions, '--digestfile', digestFile, local, destination]
           await run(pushArgs, `buildah push to ${request.image}:${tag}`)
-          digests.add(parseDigest((await fs.readFile(digestFile, 'utf8')).trim()))
+          const written = (await fs.readFile(digestFile, 'utf8').catch(() => '')).trim()
+          // buildah 1.28's `manifest push --all` exits 0 when an image of the list failed to upload.
+          if (written === '') {
+            throw new ExternalError(
+              `buildah push to ${request.image}:${tag} exited 0 but wrote no digest: the push failed (see its output above)`
+            )
+          }
+          digests.add(parseDigest(written))
         }
       } finally {
         await ctx.runner.run('buildah', multi ? ['manifest', 'rm', local] : ['rmi', local], {
