@@ -1,4 +1,5 @@
 import * as exec from '@actions/exec'
+import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { ExternalError } from './errors.js'
 
@@ -6,6 +7,8 @@ export interface CommandResult {
   exitCode: number
   stdout: string
   stderr: string
+  /** Set when the command was stopped because it ran past `timeoutMs`. */
+  timedOut?: boolean
 }
 
 export interface CommandOptions {
@@ -18,6 +21,8 @@ export interface CommandOptions {
   input?: string
   /** Do not echo the output to the job log (the command line is still shown). */
   silent?: boolean
+  /** Stop the command (SIGTERM, then SIGKILL) when it runs longer; the result then says `timedOut`. */
+  timeoutMs?: number
 }
 
 /** Runs external commands; a boundary so tests can see or replace what would run. */
@@ -42,6 +47,7 @@ export function createCommandRunner(): CommandRunner {
           `could not run '${command}': its working directory ${options.cwd} is not a directory`
         )
       }
+      if (options.timeoutMs !== undefined) return runBounded(command, args, env, options, options.timeoutMs)
       try {
         const out = await exec.getExecOutput(command, args, {
           cwd: options.cwd,
@@ -72,6 +78,12 @@ export async function runChecked(
   options?: CommandOptions
 ): Promise<CommandResult> {
   const result = await runner.run(command, args, options)
+  if (result.timedOut) {
+    const limit = Math.round((options?.timeoutMs ?? 0) / 1000)
+    throw new ExternalError(
+      `${what} did not finish within ${limit} s and was stopped:\n${lastLines(result, 20)}`
+    )
+  }
   if (result.exitCode !== 0) {
     throw new ExternalError(`${what} failed (exit code ${result.exitCode}):\n${lastLines(result, 20)}`)
   }
@@ -82,4 +94,63 @@ export async function runChecked(
 export function lastLines(result: Pick<CommandResult, 'stdout' | 'stderr'>, count: number): string {
   const lines = `${result.stdout}\n${result.stderr}`.split(/\r?\n/).filter(line => line.trim() !== '')
   return lines.slice(-count).join('\n')
+}
+
+const KILL_GRACE_MS = 10_000
+
+/** Like @actions/exec (the command line and, unless silent, its output in the log), with a deadline. */
+function runBounded(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  options: CommandOptions,
+  timeoutMs: number
+): Promise<CommandResult> {
+  process.stdout.write(`[command]${[command, ...args].join(' ')}\n`)
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk)
+      if (!options.silent) process.stdout.write(chunk)
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr.push(chunk)
+      if (!options.silent) process.stdout.write(chunk)
+    })
+    let timedOut = false
+    let killer: NodeJS.Timeout | undefined
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGTERM')
+      killer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
+    }, timeoutMs)
+    child.on('error', error => {
+      clearTimeout(timer)
+      clearTimeout(killer)
+      reject(new ExternalError(`could not run '${command}': ${error.message}`))
+    })
+    const finish = (code: number | null): void => {
+      clearTimeout(timer)
+      clearTimeout(killer)
+      resolve({
+        exitCode: code ?? 128,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        ...(timedOut ? { timedOut } : {})
+      })
+    }
+    child.on('close', finish)
+    // A stopped command's own children can keep its output open: do not wait for them.
+    child.on('exit', code => {
+      if (!timedOut) return
+      child.stdout.destroy()
+      child.stderr.destroy()
+      finish(code)
+    })
+    // A child that does not read its input must not make us fail with EPIPE.
+    child.stdin.on('error', () => {})
+    child.stdin.end(options.input ?? '')
+  })
 }

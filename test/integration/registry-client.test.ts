@@ -14,6 +14,8 @@ import {
   type RegistryClientOptions,
   type RegistryRef
 } from '../../src/lib/registry/index.js'
+import { isPlainTextAllowed } from '../../src/lib/registry/http.js'
+import { standInHelper } from '../support/credential-helper.js'
 import { startRegistryProxy, type RegistryProxy } from '../support/registry-proxy.js'
 import {
   pushTestImage,
@@ -299,6 +301,34 @@ describe('basic auth (htpasswd)', () => {
     expect(await client.resolveDigest(ref())).toBe(pushed.digest)
   })
 
+  it('takes credentials from the Docker credential helper the config names', async () => {
+    const helper = await standInHelper(
+      { credHelpers: { [authRegistry.host]: 'standin' } },
+      {
+        [authRegistry.host]: { Username: 'ci-bot', Secret: PASSWORD }
+      }
+    )
+    try {
+      const client = createRegistryClient({ ...authOptions({}), env: helper.env })
+      expect(await client.resolveDigest(ref())).toBe(pushed.digest)
+      await client.checkPushAccess(ref())
+      // Asked once for the host, however many requests followed.
+      expect(await helper.asked()).toEqual([authRegistry.host])
+    } finally {
+      await helper.cleanup()
+    }
+  })
+
+  it('fails naming a failing credential helper instead of reading anonymously', async () => {
+    const helper = await standInHelper({ credsStore: 'standin' }, {}, 'fail')
+    try {
+      const client = createRegistryClient({ ...authOptions({}), env: helper.env })
+      await expect(client.resolveDigest(ref())).rejects.toThrow(/docker-credential-standin get failed/)
+    } finally {
+      await helper.cleanup()
+    }
+  })
+
   it('asks a resolver for the credentials of each host', async () => {
     const asked: string[] = []
     const client = createRegistryClient(
@@ -354,6 +384,16 @@ describe('retries', () => {
     expect(await client.resolveDigest(ref())).toBe(single.digest)
     expect(proxy.requests).toHaveLength(3)
     expect(debugLines.join('\n')).toMatch(/failed with ECONNRESET[\s\S]*failed with ETIMEDOUT/)
+  })
+
+  it('stops a response that trickles in forever at the deadline, however busy the connection looks', async () => {
+    // One byte every 50 ms for 30 s: the idle timeout (5 s) never fires, the 1.5 s deadline must.
+    proxy.failNext({ kind: 'trickle', everyMs: 50, bytes: 600 })
+    const client = createRegistryClient(options({ timeoutMs: 5000, deadlineMs: 1500, retries: 0 }))
+    const started = Date.now()
+    const error = await failure(client.getManifest(ref()))
+    expect(error.message).toContain('not finished within 1500 ms')
+    expect(Date.now() - started).toBeLessThan(15_000)
   })
 
   it('gives up after the configured retries and says how often it tried', async () => {
@@ -522,5 +562,41 @@ describe('plain HTTP on loopback (a registry:2 service container)', () => {
     ])
     expect(stdout.trim()).toBe(digest)
     expect(debugLines.some(line => line.includes('plain HTTP'))).toBe(true)
+    expect(client.usesPlainHttp(plain.host)).toBe(true)
+    expect(client.usesPlainHttp(registry.host)).toBe(false)
+  })
+})
+
+describe('plain HTTP on loopback with htpasswd (a registry:2 service container with auth)', () => {
+  let plain: TestRegistry
+  let pushed: PushedImage
+  beforeAll(async () => {
+    plain = await startRegistry({ plainHttp: true, auth: { username: 'svc', password: PASSWORD } })
+    pushed = await pushTestImage(plain, 'locked/app', 'v1')
+  })
+  afterAll(async () => plain?.stop())
+  const ref = (): RegistryRef => refTo(plain.host, 'locked/app', 'v1')
+
+  it('sends the credentials to the registry after the downgrade, for reads and for a push check', async () => {
+    const client = createRegistryClient(options({ credentials: { username: 'svc', password: PASSWORD } }))
+    await client.checkPushAccess(ref())
+    expect(await client.resolveDigest(ref())).toBe(pushed.digest)
+    expect((await client.getConfig(ref())).os).toBe('linux')
+    expect(client.usesPlainHttp(plain.host)).toBe(true)
+  })
+
+  it('still says the credentials were refused when they are wrong', async () => {
+    const client = createRegistryClient(options({ credentials: { username: 'svc', password: 'nope-1' } }))
+    const error = await failure(client.resolveDigest(ref()))
+    expect(error.status).toBe(401)
+    expect(error.message).toContain('refused credentials for locked/app')
+  })
+
+  it('sends nothing in plain text off loopback (a Bearer realm or a redirect to http: elsewhere)', () => {
+    expect(isPlainTextAllowed(new URL('http://auth.example.com/token'))).toBe(false)
+    expect(isPlainTextAllowed(new URL('http://127.0.0.1.example.com/token'))).toBe(false)
+    expect(isPlainTextAllowed(new URL('https://auth.example.com/token'))).toBe(true)
+    expect(isPlainTextAllowed(new URL('http://127.0.0.1:5001/token'))).toBe(true)
+    expect(isPlainTextAllowed(new URL('http://[::1]:5001/token'))).toBe(true)
   })
 })

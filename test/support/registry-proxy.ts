@@ -14,6 +14,8 @@ export type Fault =
   | { kind: 'hang' }
   /** Forward, but append a byte to the body the registry sent. */
   | { kind: 'corrupt' }
+  /** Answer 200 and send `bytes` single bytes `everyMs` apart: never idle, never done for a long time. */
+  | { kind: 'trickle'; everyMs: number; bytes: number }
 
 export interface ProxyOptions {
   /**
@@ -72,6 +74,20 @@ export async function startRegistryProxy(
       return
     }
     if (fault?.kind === 'hang') return
+    if (fault?.kind === 'trickle') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      let sent = 0
+      const timer = setInterval(() => {
+        if (sent++ >= fault.bytes || res.destroyed) {
+          clearInterval(timer)
+          res.end()
+          return
+        }
+        res.write(' ')
+      }, fault.everyMs)
+      res.on('close', () => clearInterval(timer))
+      return
+    }
     if (fault?.kind === 'status') {
       const headers: Record<string, string> = { 'content-type': 'application/json' }
       if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter

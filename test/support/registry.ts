@@ -225,7 +225,8 @@ export function request(
 
 // ---- Pushing small real images ----
 
-export type RegistryTarget = Pick<TestRegistry, 'host' | 'caPem' | 'username' | 'password'>
+export type RegistryTarget = Pick<TestRegistry, 'host' | 'caPem' | 'username' | 'password'> &
+  Partial<Pick<TestRegistry, 'url'>>
 
 export interface PushImageOptions {
   /** Push an index over one image per platform ('linux/amd64', 'linux/arm64/v8') instead of a single image. */
@@ -354,6 +355,11 @@ function platformObject(platform: string): { os: string; architecture: string; v
   return variant ? { os, architecture, variant } : { os, architecture }
 }
 
+/** The registry's own URL (plain HTTP for a `plainHttp` registry), else HTTPS to its host. */
+function baseUrl(registry: RegistryTarget): string {
+  return registry.url ?? `https://${registry.host}`
+}
+
 function authHeaders(registry: RegistryTarget): Record<string, string> {
   if (!registry.username || registry.password === undefined) return {}
   const encoded = Buffer.from(`${registry.username}:${registry.password}`).toString('base64')
@@ -362,7 +368,7 @@ function authHeaders(registry: RegistryTarget): Record<string, string> {
 
 async function putBlob(registry: RegistryTarget, repository: string, blob: Buffer): Promise<string> {
   const digest = sha256(blob)
-  const base = `https://${registry.host}/v2/${repository}/blobs/`
+  const base = `${baseUrl(registry)}/v2/${repository}/blobs/`
   const headers = authHeaders(registry)
   const started = await request('POST', new URL('uploads/', base), { ca: registry.caPem, headers })
   if (started.status !== 202)
@@ -385,7 +391,7 @@ async function putManifest(
   bytes: Buffer,
   mediaType: string
 ): Promise<string> {
-  const url = new URL(`https://${registry.host}/v2/${repository}/manifests/${reference}`)
+  const url = new URL(`${baseUrl(registry)}/v2/${repository}/manifests/${reference}`)
   const answer = await request('PUT', url, {
     ca: registry.caPem,
     headers: { ...authHeaders(registry), 'content-type': mediaType },

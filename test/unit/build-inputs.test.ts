@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -73,8 +74,8 @@ describe('build-and-digest inputs', () => {
     [{ image: 'localhost:5000/app:1' }, 'use image: localhost:5000/app '],
     [{ image: '' }, "input 'image' is required"],
     [{ image: 'Org/App' }, 'must be lowercase'],
-    [{ image: 'app', context: 'missing' }, "build context '" + '/'],
-    [{ image: 'app', file: 'nope/Dockerfile' }, "input 'file': Dockerfile"],
+    [{ image: 'app', context: 'missing' }, "input 'context': 'missing' does not exist"],
+    [{ image: 'app', file: 'nope/Dockerfile' }, "input 'file': 'nope/Dockerfile' does not exist"],
     [{ image: 'app', context: '.' }, 'has no Dockerfile or Containerfile'],
     [{ image: 'app', platforms: 'linux' }, "'linux' is not a platform"],
     [{ image: 'app', platforms: 'linux/amd64/v99x' }, 'is not a platform'],
@@ -91,6 +92,55 @@ describe('build-and-digest inputs', () => {
     const attempt = read(values)
     await expect(attempt).rejects.toThrow(ConfigurationError)
     await expect(read(values)).rejects.toThrow(message)
+  })
+
+  describe('context and file stay inside the workspace and are what they claim', () => {
+    let outside: string
+    beforeAll(async () => {
+      outside = await fs.mkdtemp(path.join(os.tmpdir(), 'inputs-outside-'))
+      await fs.writeFile(path.join(outside, 'Dockerfile'), 'FROM scratch\n')
+      const hostile = path.join(workspace, 'hostile')
+      await fs.mkdir(path.join(hostile, 'fifo-default'), { recursive: true })
+      await fs.mkdir(path.join(hostile, 'link-default'))
+      await fs.mkdir(path.join(hostile, 'dir-default', 'Dockerfile'), { recursive: true })
+      await fs.symlink(outside, path.join(hostile, 'context-out'))
+      await fs.symlink(path.join(outside, 'Dockerfile'), path.join(hostile, 'file-out'))
+      await fs.symlink(path.join(outside, 'Dockerfile'), path.join(hostile, 'link-default', 'Dockerfile'))
+      await fs.symlink('/dev/zero', path.join(hostile, 'zero'))
+      await fs.symlink('../app/Dockerfile', path.join(hostile, 'file-in'))
+      execFileSync('mkfifo', [path.join(hostile, 'fifo'), path.join(hostile, 'fifo-default', 'Dockerfile')])
+    })
+    afterAll(async () => fs.rm(outside, { recursive: true, force: true }))
+
+    it.each([
+      [
+        { context: 'hostile/context-out' },
+        "input 'context': 'hostile/context-out' resolves outside the workspace"
+      ],
+      [{ context: '..' }, "input 'context': '..' resolves outside the workspace"],
+      [{ context: '/etc' }, "input 'context': '/etc' resolves outside the workspace"],
+      [{ context: 'app/Dockerfile' }, "input 'context': 'app/Dockerfile' is not a directory"],
+      [{ file: 'hostile/file-out' }, "input 'file': 'hostile/file-out' resolves outside the workspace"],
+      [{ file: '/etc/passwd' }, "input 'file': '/etc/passwd' resolves outside the workspace"],
+      [{ file: '/proc/self/environ' }, "input 'file': '/proc/self/environ' resolves outside the workspace"],
+      [{ file: 'hostile/zero' }, "input 'file': 'hostile/zero' resolves outside the workspace"],
+      [{ file: 'hostile/fifo' }, 'is not a regular file'],
+      [{ file: 'app' }, 'is not a regular file'],
+      [{ context: 'hostile/link-default' }, 'Dockerfile in the context): '],
+      [{ context: 'hostile/link-default' }, 'resolves outside the workspace'],
+      [{ context: 'hostile/fifo-default' }, 'is not a regular file'],
+      [{ context: 'hostile/dir-default' }, 'is not a regular file']
+    ])('refuses %j: %s', async (values, message) => {
+      // A FIFO must be refused, not opened for a read that never ends: this would time out instead.
+      const error = (await read({ image: 'app', ...values }).catch(e => e)) as Error
+      expect(error).toBeInstanceOf(ConfigurationError)
+      expect(error.message).toContain(message)
+    })
+
+    it('follows a symlink that stays inside, and hands the builder the resolved path', async () => {
+      const inputs = await read({ image: 'app', file: 'hostile/file-in' })
+      expect(inputs.file).toBe(path.join(await fs.realpath(workspace), 'app', 'Dockerfile'))
+    })
   })
 
   it('needs a source revision outside a workflow', async () => {

@@ -3,13 +3,14 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigurationError } from '../../src/lib/errors.js'
+import { ConfigurationError, ExternalError } from '../../src/lib/errors.js'
 import {
   credentialsFromDockerConfig,
   normaliseRegistryHost,
   parseAuthenticate,
   readDockerConfigCredentials
 } from '../../src/lib/registry/auth.js'
+import { standInHelper, type StandInHelper } from '../support/credential-helper.js'
 
 const base64 = (text: string): string => Buffer.from(text).toString('base64')
 
@@ -183,6 +184,118 @@ describe('readDockerConfigCredentials', () => {
     expect(error?.message).toBe(
       `Docker config ${join(dir, 'config.json')} is not valid JSON: fix or remove it`
     )
+  })
+})
+
+describe('Docker credential helpers (credHelpers, credsStore)', () => {
+  const helpers: StandInHelper[] = []
+  afterEach(async () => {
+    for (const helper of helpers.splice(0)) await helper.cleanup()
+  })
+  const helper = async (...args: Parameters<typeof standInHelper>): Promise<StandInHelper> => {
+    const made = await standInHelper(...args)
+    helpers.push(made)
+    return made
+  }
+  const store = {
+    'ecr.example.com': { Username: 'AWS', Secret: 'ecr-Secret-1' },
+    'https://index.docker.io/v1/': { Username: 'hubber', Secret: 'hub-Secret-2' }
+  }
+
+  it('asks the credHelpers entry for its host, with the server address on stdin', async () => {
+    const h = await helper({ credHelpers: { 'ecr.example.com': 'standin' } }, store)
+    await expect(readDockerConfigCredentials('ecr.example.com', h.env)).resolves.toEqual({
+      username: 'AWS',
+      password: 'ecr-Secret-1'
+    })
+    expect(await h.asked()).toEqual(['ecr.example.com'])
+  })
+
+  it('asks credsStore for every registry, with Docker Hub as its legacy index URL', async () => {
+    const h = await helper({ credsStore: 'standin' }, store)
+    await expect(readDockerConfigCredentials('docker.io', h.env)).resolves.toEqual({
+      username: 'hubber',
+      password: 'hub-Secret-2'
+    })
+    expect(await h.asked()).toEqual(['https://index.docker.io/v1/'])
+  })
+
+  it('prefers credHelpers over credsStore, and auths only when the helper has nothing', async () => {
+    const config = {
+      credsStore: 'missing-store',
+      credHelpers: { 'ghcr.io': 'standin' },
+      auths: { 'ghcr.io': { auth: base64('inline:fallback') } }
+    }
+    const h = await helper(config, store)
+    await expect(readDockerConfigCredentials('ghcr.io', h.env)).resolves.toEqual({
+      username: 'inline',
+      password: 'fallback'
+    })
+    expect(await h.asked()).toEqual(['ghcr.io'])
+  })
+
+  it('is undefined when the helper says "credentials not found in native keychain"', async () => {
+    const h = await helper({ credsStore: 'standin' }, store)
+    await expect(readDockerConfigCredentials('quay.io', h.env)).resolves.toBeUndefined()
+  })
+
+  it.each([
+    [
+      'fails',
+      'fail' as const,
+      /docker-credential-standin get failed for ecr\.example\.com \(exit code 1\): .*keyring is locked/
+    ],
+    [
+      'answers with something other than JSON',
+      'garbage' as const,
+      /docker-credential-standin get answered .* other than JSON/
+    ],
+    [
+      'never answers',
+      'hang' as const,
+      /docker-credential-standin get did not answer for ecr\.example\.com within 1 s/
+    ]
+  ])('is an error naming the helper when it %s, never an anonymous pull', async (_, mode, message) => {
+    const h = await helper({ credHelpers: { 'ecr.example.com': 'standin' } }, store, mode)
+    const env = { ...h.env, STANDIN_HELPER_LEAK: 'leaked-Value-9' }
+    const error = (await readDockerConfigCredentials('ecr.example.com', env, { timeoutMs: 1000 }).catch(
+      e => e
+    )) as Error
+    expect(error).toBeInstanceOf(ExternalError)
+    expect(error.message).toMatch(message)
+    expect(error.message).not.toContain('leaked-Value-9')
+  })
+
+  it('says a helper that is not installed cannot be run, naming it and the config entry', async () => {
+    const h = await helper({ credHelpers: { 'ecr.example.com': 'not-installed-x' } }, store)
+    const error = (await readDockerConfigCredentials('ecr.example.com', h.env).catch(e => e)) as Error
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(error.message).toContain(
+      'credHelpers["ecr.example.com"]) names credential helper \'not-installed-x\''
+    )
+    expect(error.message).toContain('docker-credential-not-installed-x cannot be run')
+  })
+
+  it.each([['../../bin/sh'], ['-x'], ['a b']])(
+    'refuses the helper name %j before running anything',
+    async name => {
+      const h = await helper({ credsStore: name }, store)
+      await expect(readDockerConfigCredentials('ecr.example.com', h.env)).rejects.toThrow(
+        'which is not a helper name'
+      )
+      expect(await h.asked()).toEqual([])
+    }
+  )
+
+  it('refuses an identity token it cannot exchange, without showing it', async () => {
+    const h = await helper(
+      { credsStore: 'standin' },
+      { 'acr.example.com': { Username: '<token>', Secret: 'id-Tok-3' } }
+    )
+    const error = (await readDockerConfigCredentials('acr.example.com', h.env).catch(e => e)) as Error
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(error.message).toContain('identity token')
+    expect(error.message).not.toContain('id-Tok-3')
   })
 })
 

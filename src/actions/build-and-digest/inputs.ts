@@ -1,9 +1,15 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { BUILDER_CHOICES, type BuilderChoice } from '../../lib/builder/index.js'
+import {
+  BUILDER_CHOICES,
+  parseCacheEntry,
+  type BuilderChoice,
+  type CacheEntry
+} from '../../lib/builder/index.js'
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
+import { openRegularFile, resolveInside } from '../../lib/workspace-files.js'
 import { defaultTag, validateTags } from './tags.js'
 
 export const INPUTS = [
@@ -20,7 +26,10 @@ export const INPUTS = [
   'registry-username',
   'registry-password',
   'source-revision',
-  'allow-mutable-tags'
+  'allow-mutable-tags',
+  'build-timeout',
+  'cache-from',
+  'cache-to'
 ] as const
 export type InputName = (typeof INPUTS)[number]
 
@@ -53,6 +62,11 @@ export interface BuildInputs {
   builder: BuilderChoice
   credentials?: { username: string; password: string }
   sourceRevision: string
+  /** How long the build, and each push, may run before it is stopped. */
+  buildTimeoutMs: number
+  /** Layer caches; never reported as the image's tags. */
+  cacheFrom: CacheEntry[]
+  cacheTo: CacheEntry[]
 }
 
 const OS = [
@@ -102,19 +116,18 @@ export async function readInputs(
     )
   }
 
-  const context = path.resolve(workspace, read.optional('context', '.'))
-  const contextStat = await fs.stat(context).catch(() => undefined)
-  if (!contextStat?.isDirectory()) {
+  // Both resolved through symlinks and kept inside the workspace: a repository could point them anywhere.
+  const context = resolveInside(workspace, read.optional('context', '.'), "input 'context'")
+  if (!(await fs.stat(context)).isDirectory()) {
     throw new ConfigurationError(
-      `input 'context': build context '${context}' does not exist or is not a directory`
+      `input 'context': '${read.optional('context', '.')}' is not a directory: name the build context directory`
     )
   }
   const file = read.optional('file')
-    ? path.resolve(workspace, read.optional('file'))
-    : await findDockerfile(context)
-  if (!(await fs.stat(file).catch(() => undefined))?.isFile()) {
-    throw new ConfigurationError(`input 'file': Dockerfile '${file}' does not exist`)
-  }
+    ? resolveInside(workspace, read.optional('file'), "input 'file'")
+    : await findDockerfile(workspace, context)
+  // A FIFO would block the builder forever, a device never end: only a regular file is a Dockerfile.
+  await (await openRegularFile(file, "input 'file'")).close()
 
   const sourceRevision = read.optional('source-revision', env.GITHUB_SHA ?? '')
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sourceRevision)) {
@@ -129,6 +142,20 @@ export async function readInputs(
   const allowMutable = read.boolean('allow-mutable-tags', false)
   const tags = [...new Set([defaultTag(sourceRevision), ...extraTags])]
   validateTags(extraTags, allowMutable)
+
+  const cache = (direction: 'cache-from' | 'cache-to'): CacheEntry[] =>
+    read.lines(direction).map(line =>
+      parseCacheEntry(line, {
+        direction,
+        workspace,
+        runnerTemp: env.RUNNER_TEMP,
+        image: imageRef,
+        tags,
+        env
+      })
+    )
+  const cacheFrom = cache('cache-from')
+  const cacheTo = cache('cache-to')
 
   const platforms = read.list('platforms')
   for (const platform of platforms) validatePlatform(platform)
@@ -155,14 +182,19 @@ export async function readInputs(
     push: read.boolean('push', true),
     builder: read.oneOf('builder', BUILDER_CHOICES, 'auto'),
     credentials: username ? { username, password } : undefined,
-    sourceRevision
+    sourceRevision,
+    buildTimeoutMs: read.integer('build-timeout', 60, 1, 24 * 60) * 60_000,
+    cacheFrom,
+    cacheTo
   }
 }
 
-async function findDockerfile(context: string): Promise<string> {
+async function findDockerfile(workspace: string, context: string): Promise<string> {
   for (const name of ['Dockerfile', 'Containerfile']) {
     const candidate = path.join(context, name)
-    if ((await fs.stat(candidate).catch(() => undefined))?.isFile()) return candidate
+    if (await fs.lstat(candidate).catch(() => undefined)) {
+      return resolveInside(workspace, candidate, `input 'file' (empty: ${name} in the context)`)
+    }
   }
   throw new ConfigurationError(
     `input 'file' is empty and the context '${context}' has no Dockerfile or Containerfile: add one or set 'file'`

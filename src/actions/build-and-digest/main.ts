@@ -1,13 +1,19 @@
 import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { selectBuilder, type Builder } from '../../lib/builder/index.js'
+import {
+  formatCacheEntry,
+  QUICK_COMMAND_TIMEOUT_MS,
+  selectBuilder,
+  type Builder
+} from '../../lib/builder/index.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
 import { tryCommitTime } from '../../lib/git/commit-time.js'
 import { runAction } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
-import { createRegistryClient } from '../../lib/registry/index.js'
+import { createRegistryClient, readDockerConfigCredentials } from '../../lib/registry/index.js'
 import { appendSummary, code, keyValueTable } from '../../lib/summary.js'
 import { confirmPush, type Confirmed, type RegistryView } from './confirm.js'
 import { readInputs, type BuildInputs, type OutputName } from './inputs.js'
@@ -18,9 +24,10 @@ export interface Collaborators {
   env: NodeJS.ProcessEnv
   runner: CommandRunner
   /** A registry client for the pushed-to registry, with the action's credentials when it has them. */
-  registry(
-    credentials: BuildInputs['credentials']
-  ): RegistryView & { checkPushAccess(ref: BuildInputs['imageRef']): Promise<void> }
+  registry(credentials: BuildInputs['credentials']): RegistryView & {
+    checkPushAccess(ref: BuildInputs['imageRef']): Promise<void>
+    usesPlainHttp(registry: string): boolean
+  }
   setOutput(name: OutputName, value: string): void
   writeSummary(markdown: string): Promise<void>
   now(): number
@@ -49,14 +56,20 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   const started = deps.now()
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
   const inputs = await readInputs(deps.inputs, workspace, deps.env)
-  const registry = deps.registry(inputs.credentials)
-  const builder = await selectBuilder(inputs.builder, { runner: deps.runner })
+  // Without inputs, the Docker config's (its credential helper's included) for the push check.
+  const credentials =
+    inputs.credentials ?? (await readDockerConfigCredentials(inputs.imageRef.registry, deps.env))
+  const registry = deps.registry(credentials)
+  const builder = await selectBuilder(inputs.builder, {
+    runner: withCommandsStopped(deps.runner),
+    timeoutMs: inputs.buildTimeoutMs
+  })
 
   // Fail before a long build when the push could not succeed anyway.
   if (inputs.push) await registry.checkPushAccess(inputs.imageRef)
 
   const created = await tryCommitTime(
-    deps.runner,
+    withTimeout(deps.runner, QUICK_COMMAND_TIMEOUT_MS),
     workspace,
     inputs.sourceRevision,
     deps.env.GITHUB_EVENT_PATH
@@ -72,6 +85,8 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
     inputs.labels
   )
 
+  // The docker CLI reads its own config, helpers included; buildah runs no credsStore, so it gets them resolved.
+  const login = inputs.credentials ?? (builder.name === 'buildah' ? credentials : undefined)
   const workDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'build-and-digest-'))
   let confirmed: Confirmed | undefined
   try {
@@ -85,7 +100,11 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
       labels,
       platforms: inputs.platforms,
       push: inputs.push,
-      login: inputs.credentials && { registry: inputs.imageRef.registry, ...inputs.credentials },
+      login: login && { registry: inputs.imageRef.registry, ...login },
+      // Known from the push check: the client found the loopback registry speaking plain HTTP.
+      plainHttp: registry.usesPlainHttp(inputs.imageRef.registry),
+      cacheFrom: inputs.cacheFrom,
+      cacheTo: inputs.cacheTo,
       workDir
     })
     if (inputs.push)
@@ -100,6 +119,30 @@ export async function buildAndDigest(deps: Collaborators): Promise<void> {
   if (confirmed)
     core.info(`Pushed ${inputs.image}@${confirmed.digest} (confirmed by the registry for every tag)`)
   else core.info(`Built ${inputs.image} without pushing: no digest is claimed (push: false)`)
+}
+
+/**
+ * The builders' output is the repository's (a Dockerfile's RUN prints what it likes): the runner must not take a
+ * line of it for a workflow command (`::error::`, `::add-mask::`), so commands are stopped while one runs.
+ */
+function withCommandsStopped(runner: CommandRunner): CommandRunner {
+  return {
+    run: async (command, args, options) => {
+      const token = randomBytes(16).toString('hex')
+      process.stdout.write(`::stop-commands::${token}\n`)
+      try {
+        return await runner.run(command, args, options)
+      } finally {
+        // On a line of its own, even after output that did not end one.
+        process.stdout.write(`\n::${token}::\n`)
+      }
+    }
+  }
+}
+
+/** Every command of `runner` stopped after `timeoutMs` unless the caller says otherwise. */
+function withTimeout(runner: CommandRunner, timeoutMs: number): CommandRunner {
+  return { run: (command, args, options) => runner.run(command, args, { timeoutMs, ...options }) }
 }
 
 function setOutputs(
@@ -133,6 +176,14 @@ function setOutputs(
   deps.setOutput('pushed', String(Boolean(confirmed)))
 }
 
+function cacheSummary(inputs: BuildInputs): string | undefined {
+  const entries = [
+    ...inputs.cacheFrom.map(entry => `from ${code(formatCacheEntry(entry))}`),
+    ...inputs.cacheTo.map(entry => `to ${code(formatCacheEntry(entry))}`)
+  ]
+  return entries.length ? entries.join('<br>') : undefined
+}
+
 function summaryOf(
   inputs: BuildInputs,
   builder: Builder,
@@ -157,6 +208,7 @@ function summaryOf(
       ['Platforms', platforms || 'builder default'],
       ['Source commit', code(inputs.sourceRevision)],
       ['Builder', builder.name],
+      ['Cache', cacheSummary(inputs)],
       ['Duration', `${seconds} s`]
     ])
   )

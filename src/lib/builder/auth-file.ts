@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import { ConfigurationError } from '../errors.js'
 import { DOCKER_HUB } from '../image-ref.js'
 import type { RegistryLogin } from './types.js'
 
@@ -23,9 +24,15 @@ export function withLogin(
   const result: Record<string, unknown> = { ...config, auths }
   // A credential helper for this host would win over the inline entry; so would a global store.
   const helpers = { ...((config.credHelpers as Record<string, string> | undefined) ?? {}) }
-  delete helpers[key]
+  if (flavour === 'docker') {
+    // The docker CLI reads an empty helper as "the file itself" for this host alone: the store keeps serving
+    // the others (private base images).
+    helpers[key] = ''
+  } else {
+    delete helpers[key]
+    delete result.credsStore
+  }
   result.credHelpers = helpers
-  delete result.credsStore
   return result
 }
 
@@ -37,11 +44,19 @@ export async function writePrivateJson(file: string, value: unknown): Promise<vo
 
 /** Reads a JSON object, or `{}` when the file does not exist. */
 export async function readJsonObject(file: string): Promise<Record<string, unknown>> {
+  let text: string
   try {
-    const parsed: unknown = JSON.parse(await fs.readFile(file, 'utf8'))
-    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {}
+    text = await fs.readFile(file, 'utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
-    throw error
+    throw new ConfigurationError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`)
   }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // The parser's message quotes the text, and a Docker config holds credentials.
+    throw new ConfigurationError(`${file} is not valid JSON: fix or remove it`)
+  }
+  return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {}
 }

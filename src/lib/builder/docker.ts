@@ -3,7 +3,14 @@ import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
 import { runChecked } from '../exec.js'
 import { readJsonObject, withLogin, writePrivateJson } from './auth-file.js'
-import type { Builder, BuilderContext, BuildOutcome, BuildRequest } from './types.js'
+import { cacheAttribute, cannotHonour, formatCacheEntry } from './cache.js'
+import {
+  DEFAULT_BUILD_TIMEOUT_MS,
+  type Builder,
+  type BuilderContext,
+  type BuildOutcome,
+  type BuildRequest
+} from './types.js'
 
 /** The classic docker engine without buildx: `build`, then `push` per tag; the registry tells the digest. */
 export function createDockerBuilder(ctx: BuilderContext): Builder {
@@ -17,12 +24,15 @@ export function createDockerBuilder(ctx: BuilderContext): Builder {
         )
       }
       const env = { ...ctx.env, ...(await dockerConfigEnv(request)) }
-      const run = (args: string[], what: string) => runChecked(ctx.runner, 'docker', args, what, { env })
+      const timeoutMs = ctx.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS
+      const run = (args: string[], what: string) =>
+        runChecked(ctx.runner, 'docker', args, what, { env, timeoutMs })
       const args = ['build', '--file', request.file]
       if (request.target) args.push('--target', request.target)
       for (const [key, value] of request.buildArgs) args.push('--build-arg', `${key}=${value}`)
       for (const [key, value] of request.labels) args.push('--label', `${key}=${value}`)
       if (request.platforms.length === 1) args.push('--platform', request.platforms[0] as string)
+      args.push(...classicCacheArgs(request))
       for (const tag of request.tags) args.push('--tag', `${request.image}:${tag}`)
       args.push(request.context)
       await run(args, 'docker build')
@@ -46,16 +56,36 @@ export function createBuildxBuilder(ctx: BuilderContext): Builder {
       for (const [key, value] of request.buildArgs) args.push('--build-arg', `${key}=${value}`)
       for (const [key, value] of request.labels) args.push('--label', `${key}=${value}`)
       if (request.platforms.length > 0) args.push('--platform', request.platforms.join(','))
+      for (const entry of request.cacheFrom) args.push('--cache-from', formatCacheEntry(entry))
+      for (const entry of request.cacheTo) args.push('--cache-to', formatCacheEntry(entry))
       for (const tag of request.tags) args.push('--tag', `${request.image}:${tag}`)
       if (request.push) args.push('--push')
       args.push(request.context)
-      await runChecked(ctx.runner, 'docker', args, 'docker buildx build', { env })
+      await runChecked(ctx.runner, 'docker', args, 'docker buildx build', {
+        env,
+        timeoutMs: ctx.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS
+      })
       if (!request.push) return {}
       const metadata = await readJsonObject(metadataFile)
       const digest = metadata['containerimage.digest']
       return { reportedDigest: typeof digest === 'string' ? digest : undefined }
     }
   }
+}
+
+/** The classic engine reads a cache only from an image with inline cache metadata, and writes only that. */
+function classicCacheArgs(request: BuildRequest): string[] {
+  const args: string[] = []
+  for (const entry of request.cacheFrom) {
+    if (entry.type !== 'registry' || !entry.ref)
+      throw cannotHonour('docker', 'cache-from', entry, 'type=registry,ref=<image>')
+    args.push('--cache-from', cacheAttribute(entry, 'ref') as string)
+  }
+  for (const entry of request.cacheTo) {
+    if (entry.type !== 'inline') throw cannotHonour('docker', 'cache-to', entry, 'type=inline')
+    args.push('--build-arg', 'BUILDKIT_INLINE_CACHE=1')
+  }
+  return args
 }
 
 /**

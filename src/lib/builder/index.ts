@@ -1,9 +1,10 @@
 import { ConfigurationError } from '../errors.js'
 import { createBuildahBuilder } from './buildah.js'
 import { createBuildxBuilder, createDockerBuilder } from './docker.js'
-import type { Builder, BuilderChoice, BuilderContext } from './types.js'
+import { QUICK_COMMAND_TIMEOUT_MS, type Builder, type BuilderChoice, type BuilderContext } from './types.js'
 
 export * from './types.js'
+export { CACHE_TYPES, formatCacheEntry, parseCacheEntry, type CacheEntry } from './cache.js'
 
 /** The builder for a choice; `auto` = buildx when `docker buildx version` works, else buildah, else docker. */
 export async function selectBuilder(choice: BuilderChoice, ctx: BuilderContext): Promise<Builder> {
@@ -19,7 +20,8 @@ export async function selectBuilder(choice: BuilderChoice, ctx: BuilderContext):
   }
   const works = async (command: string, args: string[]) => {
     try {
-      return (await ctx.runner.run(command, args, { env: ctx.env, silent: true })).exitCode === 0
+      const options = { env: ctx.env, silent: true, timeoutMs: QUICK_COMMAND_TIMEOUT_MS }
+      return (await ctx.runner.run(command, args, options)).exitCode === 0
     } catch {
       return false
     }

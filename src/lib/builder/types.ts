@@ -1,4 +1,5 @@
 import type { CommandRunner } from '../exec.js'
+import type { CacheEntry } from './cache.js'
 
 export type BuilderName = 'buildx' | 'docker' | 'buildah'
 export const BUILDER_CHOICES = ['auto', 'buildx', 'docker', 'buildah'] as const
@@ -26,6 +27,11 @@ export interface BuildRequest {
   platforms: string[]
   push: boolean
   login?: RegistryLogin
+  /** The registry (on loopback) speaks plain HTTP, as a `registry:2` service container does: push without TLS. */
+  plainHttp?: boolean
+  /** Layer caches to import and export, checked already (docker/build-push-action's syntax). */
+  cacheFrom: CacheEntry[]
+  cacheTo: CacheEntry[]
   /** A private directory for auth files and metadata, removed by the caller. */
   workDir: string
 }
@@ -45,4 +51,10 @@ export interface BuilderContext {
   runner: CommandRunner
   /** Environment for the builder's processes (added to the action's own). */
   env?: Record<string, string>
+  /** How long a build or a push may run before it is stopped (default one hour). */
+  timeoutMs?: number
 }
+
+/** Builds and pushes run for `ctx.timeoutMs`; probes and clean-ups are quick or broken. */
+export const DEFAULT_BUILD_TIMEOUT_MS = 60 * 60_000
+export const QUICK_COMMAND_TIMEOUT_MS = 60_000

@@ -43,7 +43,7 @@ export interface GitCommandManager {
   detach(): Promise<void>
   /** The `owner/name` that origin points at on `serverUrl`, or undefined for another host. */
   originRepository(serverUrl: string): Promise<string | undefined>
-  /** True when the checkout's config already carries an `http.<server>/.extraheader` (actions/checkout's token). */
+  /** True when the checkout's config, or a file it includes, carries an `http.<server>/.extraheader` (actions/checkout's token). */
   hasPersistedCredentials(serverUrl: string): Promise<boolean>
 }
 
@@ -194,8 +194,9 @@ export function createGit(options: GitOptions): GitCommandManager {
     },
     async hasPersistedCredentials(serverUrl) {
       const key = `http.${serverUrl.replace(/\/+$/, '')}/.extraheader`
-      // Read from the repository's own config only: our environment-borne header must not count.
-      const result = await options.runner.run('git', ['config', '--local', '--get-all', key], {
+      // The repository's own config and what it includes (actions/checkout v6 keeps the header in a file under
+      // RUNNER_TEMP, included through includeIf.gitdir), never our environment-borne header.
+      const result = await options.runner.run('git', ['config', '--local', '--includes', '--get-all', key], {
         cwd,
         silent: true
       })

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigurationError, errorMessage } from '../errors.js'
+import { getFromCredentialHelper, type CredentialHelperOptions } from './credential-helper.js'
 
 /** A registry user name and password (or personal access token used as a password). */
 export interface Credentials {
@@ -115,12 +116,45 @@ export function credentialsFromDockerConfig(
   return undefined
 }
 
-/** Credentials for `registry` from `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`; undefined when there are none. */
+/** The credential helper the Docker config names for `registry` (`credHelpers`, else `credsStore`), and where. */
+export function credentialHelperFor(
+  config: unknown,
+  registry: string
+): { helper: string; key: string } | undefined {
+  if (typeof config !== 'object' || config === null) return undefined
+  const { credHelpers, credsStore } = config as { credHelpers?: unknown; credsStore?: unknown }
+  if (typeof credHelpers === 'object' && credHelpers !== null) {
+    const wanted = normaliseRegistryHost(registry)
+    for (const [key, helper] of Object.entries(credHelpers)) {
+      if (typeof helper === 'string' && helper !== '' && normaliseRegistryHost(key) === wanted) {
+        return { helper, key: `credHelpers["${key}"]` }
+      }
+    }
+  }
+  if (typeof credsStore === 'string' && credsStore !== '') return { helper: credsStore, key: 'credsStore' }
+  return undefined
+}
+
+/** The server address the docker CLI gives a credential helper: Docker Hub's legacy index URL, else the host. */
+export function helperServerAddress(registry: string): string {
+  return normaliseRegistryHost(registry) === 'docker.io' ? 'https://index.docker.io/v1/' : registry
+}
+
+/** The Docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')
+}
+
+/**
+ * Credentials for `registry` from the Docker config, as the docker CLI finds them: its credential helper
+ * (`credHelpers`, `credsStore`) first, then `auths`; undefined when there are none.
+ */
 export async function readDockerConfigCredentials(
   registry: string,
-  env: NodeJS.ProcessEnv = process.env
+  env: NodeJS.ProcessEnv = process.env,
+  helperOptions: CredentialHelperOptions = {}
 ): Promise<Credentials | undefined> {
-  const file = join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')
+  const file = dockerConfigFile(env)
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -134,6 +168,13 @@ export async function readDockerConfigCredentials(
   } catch {
     // The parser's message can quote the file's text, which holds secrets.
     throw new ConfigurationError(`Docker config ${file} is not valid JSON: fix or remove it`)
+  }
+  const configured = credentialHelperFor(config, registry)
+  if (configured) {
+    const where = `Docker config ${file} (${configured.key})`
+    const address = helperServerAddress(registry)
+    const found = await getFromCredentialHelper(configured.helper, address, where, { env, ...helperOptions })
+    if (found) return found
   }
   return credentialsFromDockerConfig(config, registry, file)
 }

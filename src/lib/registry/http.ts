@@ -47,7 +47,14 @@ const RETRYABLE_CODES = new Set([
  * An HTTPS sender trusting the system CAs plus `ca` (plain HTTP only when the caller asks with an http: URL, which
  * the client does for loopback registries alone); Node's own error objects never leave it.
  */
-export function createHttpSend(options: { ca?: string | Buffer; timeoutMs: number }): HttpSend {
+export function createHttpSend(options: {
+  ca?: string | Buffer
+  /** Idle time allowed before a request counts as failed. */
+  timeoutMs: number
+  /** Time allowed for a whole request and its response, however slowly it trickles (default 10 × timeoutMs). */
+  deadlineMs?: number
+}): HttpSend {
+  const deadlineMs = options.deadlineMs ?? options.timeoutMs * 10
   // An explicit `ca` replaces Node's trust store, so keep the public roots beside the extra CA.
   const ca = options.ca === undefined ? undefined : [...rootCertificates, options.ca.toString()]
   const agent = new https.Agent({ keepAlive: false, ca })
@@ -58,13 +65,38 @@ export function createHttpSend(options: { ca?: string | Buffer; timeoutMs: numbe
         reject(new TransportError(`unsupported protocol ${request.url.protocol}`, 'EPROTO', false))
         return
       }
+      if (!isPlainTextAllowed(request.url)) {
+        reject(
+          new TransportError(
+            `refused plain HTTP to ${request.url.host}, which is not on loopback`,
+            'EPROTO',
+            false
+          )
+        )
+        return
+      }
       const headers: Record<string, string> = { ...request.headers }
       if (request.body) headers['content-length'] = String(request.body.length)
       const send = plain ? http.request : https.request
+      let response: http.IncomingMessage | undefined
+      const deadline = setTimeout(() => {
+        const error = new TransportError(`not finished within ${deadlineMs} ms`, 'ETIMEDOUT', true)
+        response?.destroy(error)
+        req.destroy(error)
+      }, deadlineMs)
+      const done = (answer: HttpResponse): void => {
+        clearTimeout(deadline)
+        resolve(answer)
+      }
+      const fail = (error: Error): void => {
+        clearTimeout(deadline)
+        reject(toTransportError(error))
+      }
       const req = send(
         request.url,
         { method: request.method, headers, agent: plain ? undefined : agent },
         res => {
+          response = res
           const chunks: Buffer[] = []
           let size = 0
           res.on('data', (chunk: Buffer) => {
@@ -78,15 +110,15 @@ export function createHttpSend(options: { ca?: string | Buffer; timeoutMs: numbe
             chunks.push(chunk)
           })
           res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+            done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
           )
-          res.on('error', error => reject(toTransportError(error)))
+          res.on('error', fail)
         }
       )
       req.setTimeout(options.timeoutMs, () =>
         req.destroy(new TransportError(`no answer within ${options.timeoutMs} ms`, 'ETIMEDOUT', true))
       )
-      req.on('error', error => reject(toTransportError(error)))
+      req.on('error', fail)
       req.end(request.body)
     })
 }
@@ -103,10 +135,19 @@ function toTransportError(error: Error): TransportError {
  * uses HTTP for 127.0.0.0/8 and localhost, and so do we. Nothing else is ever downgraded.
  */
 export function fallsBackToHttp(url: URL, error: Pick<TransportError, 'code' | 'message'>): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '')
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+  const loopback = isLoopback(url)
   const notTls =
     /^(EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|ERR_SSL_PACKET_LENGTH_TOO_LONG)$/.test(error.code) ||
     /wrong version number|packet length too long/i.test(error.message)
   return url.protocol === 'https:' && loopback && notTls
+}
+
+/** HTTPS anywhere; plain HTTP to loopback only (a realm or a redirect to http: elsewhere is refused). */
+export function isPlainTextAllowed(url: URL): boolean {
+  return url.protocol !== 'http:' || isLoopback(url)
+}
+
+function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }

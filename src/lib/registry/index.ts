@@ -14,7 +14,9 @@ export {
   type RegistryRef
 } from './client.js'
 export {
+  credentialHelperFor,
   credentialsFromDockerConfig,
+  dockerConfigFile,
   parseAuthenticate,
   readDockerConfigCredentials,
   type AuthChallenge,
@@ -22,3 +24,4 @@ export {
   type CredentialsResolver
 } from './auth.js'
 export * from './media-types.js'
+export { getFromCredentialHelper, type CredentialHelperOptions } from './credential-helper.js'
