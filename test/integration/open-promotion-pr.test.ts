@@ -487,7 +487,14 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 
-  it('stops on a foreign commit on the head branch instead of writing over or around it', async () => {
+  /** A commit on main next to the lines the promotion changes: the open pull request now conflicts. */
+  const conflictOnMain = (repo: string) =>
+    gh.commit(repo, {
+      files: { [STAGING]: `${overlay(IMAGE, built[0]!.digest, '1.1.0')}    # pinned to the release\n` },
+      message: 'Note on staging\n'
+    })
+
+  it('adds its commit on top of a foreign commit when the branch merges cleanly, and keeps that commit', async () => {
     const { repo, token } = await gitops()
     await promote(repo, token, promoteInputs())
     const foreign = await gh.commit(repo, {
@@ -497,9 +504,68 @@ describe('promote environment to environment (mode 2)', () => {
     })
     await pinDev(gh, repo, IMAGE, built[2]!)
     const result = await promote(repo, token, promoteInputs())
-    expect(result.error).toContain(`holds commit ${foreign}`)
+    expect(result.outputs.operation).toBe('updated')
+    const [ours, theirs] = await gh.log(repo, 'promote/staging/octo-web')
+    expect([ours!.parents, theirs!.sha]).toEqual([[foreign], foreign])
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[2]!.digest, '1.3.0')
+    )
+  })
+
+  it('rebuilds a conflicting branch of only its own commits from base, under a lease', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const old = await gh.ref(repo, 'promote/staging/octo-web')
+    const note = await conflictOnMain(repo)
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const main = (await gh.ref(repo, 'main'))!
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.error).toBeUndefined()
+    expect(result.outputs.operation).toBe('updated')
+    const [rebuilt] = await gh.log(repo, 'promote/staging/octo-web')
+    expect(rebuilt!.parents).toEqual([main])
+    expect(rebuilt!.sha).not.toBe(old)
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      `${overlay(IMAGE, built[2]!.digest, '1.3.0')}    # pinned to the release\n`
+    )
+    expect(note).not.toBe(main)
+    expect(gh.pulls(repo)[0]).toMatchObject({ state: 'open', number: 1 })
+  })
+
+  it('refuses to rebuild a conflicting branch that holds a foreign commit, and a lease lost to a push', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const foreign = await gh.commit(repo, {
+      branch: 'promote/staging/octo-web',
+      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
+      message: 'Scale staging\n'
+    })
+    await conflictOnMain(repo)
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.error).toContain(`conflicts with 'main' and holds commit ${foreign}`)
     expect(result.error).toContain('did not make')
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(foreign)
+
+    // All ours again, but someone pushes between our read of the branch and our rebuild: the lease refuses.
+    const clean = await gitops()
+    await promote(clean.repo, clean.token, promoteInputs())
+    await conflictOnMain(clean.repo)
+    await pinDev(gh, clean.repo, IMAGE, built[2]!)
+    let sneaked = ''
+    gh.hook({
+      route: 'GET /repos/{owner}/{repo}/compare/{basehead}',
+      run: async () => {
+        sneaked = await gh.commit(clean.repo, {
+          branch: 'promote/staging/octo-web',
+          files: { 'late.yaml': 'a: 1\n' },
+          message: 'Late fix\n'
+        })
+      }
+    })
+    const lost = await promote(clean.repo, clean.token, promoteInputs())
+    expect(lost.error).toContain('moved while it was being rebuilt')
+    expect(await gh.ref(clean.repo, 'promote/staging/octo-web')).toBe(sneaked)
   })
 
   it('refuses from-paths that pin two digests, and a base that does not exist', async () => {
@@ -523,7 +589,8 @@ describe('promote environment to environment (mode 2)', () => {
     expect(result.outputs.operation).toBe('created')
     const body = gh.pulls(repo)[0]!.body!
     expect(body.length).toBeLessThanOrEqual(65_536)
-    expect(body).toContain('1000 commit(s) in [octo/app]')
+    // Releases 1.2.0 and 1.3.0, then the 1,000.
+    expect(body).toContain('1002 commit(s) in [octo/app]')
     expect(body).toMatch(/and \d+ more not listed here/)
     expect(readStateBlock(body)?.to.digest).toBe(image.digest)
   })

@@ -37,6 +37,7 @@ function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
     defaultBranch: async () => 'main',
     listOpenPulls: async () => pulls,
     createPull: unexpected,
+    mergeable: unexpected,
     updatePull: async (_repo, number, change) =>
       void writes.push(`update #${number} ${JSON.stringify(change)}`),
     comment: async (_repo, number, body) => void writes.push(`comment #${number} ${body}`),

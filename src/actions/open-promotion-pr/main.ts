@@ -273,8 +273,10 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       : undefined
     const verdict = await checkVerdict(context, registry, digest)
 
-    await refuseForeignCommits(context, git)
-    const files = await pinOnHead(context, git, commitApi, { digest, tag })
+    const plan = await planHead(context, git, kept)
+    const files = plan.rebuildFrom
+      ? await rebuildHead(context, git, { digest, tag }, plan.rebuildFrom)
+      : await pinOnHead(context, git, commitApi, { digest, tag })
     const state = newState(context, { from, to, files, verification, verdict, fromEnvironment })
     const source = await sourceCommits(context, from, to)
     return await propose(context, {
@@ -301,25 +303,33 @@ async function cloneBase(git: GitCommandManager, context: Context): Promise<void
   }
 }
 
+/** An `Image:` trailer: the commit was made by this action or bump-manifest. */
+const OUR_TRAILER = /^Image: \S+@sha(256|512):[0-9a-f]+$/m
+
 /**
- * The head branch is never written over a commit this action did not make: a commit without an `Image:` trailer
- * (someone's fix, a merge from base) stops the run before anything is pushed.
+ * How the head branch takes the new pin: on top of what it holds, or rebuilt from base when it conflicts with base
+ * and every commit on it is ours. A foreign commit on a conflicting branch stops the run: rebuilding would lose it.
  */
-async function refuseForeignCommits(context: Context, git: GitCommandManager): Promise<void> {
+async function planHead(
+  context: Context,
+  git: GitCommandManager,
+  kept: PullRequest | undefined
+): Promise<{ rebuildFrom?: string }> {
   const { inputs } = context
   const head = await git.fetch(inputs.headBranch)
-  if (!head) return
+  if (!head || !kept) return {}
+  if ((await context.api.mergeable(context.repo, kept.number)) !== false) return {}
   const comparison = await context.api.compare(context.repo, context.base, head)
-  const foreign = comparison.commits.find(
-    commit => !/^Image: \S+@sha(256|512):[0-9a-f]+$/m.test(commit.message)
-  )
+  const foreign = comparison.commits.find(commit => !OUR_TRAILER.test(commit.message))
   if (foreign) {
     throw new ConfigurationError(
-      `branch '${inputs.headBranch}' holds commit ${foreign.sha} ("${foreign.message.split('\n')[0]}" by ` +
-        `${foreign.author || 'someone'}) that this action did not make, so it will not add to or rebuild the branch: ` +
-        `merge or close its pull request and delete the branch, or move that commit elsewhere, then re-run`
+      `branch '${inputs.headBranch}' conflicts with '${context.base}' and holds commit ${foreign.sha} ` +
+        `("${foreign.message.split('\n')[0]}" by ${foreign.author || 'someone'}) that this action did not make, so it ` +
+        `will not rebuild the branch: resolve the conflict on #${kept.number} (merge ${context.base} into it), or ` +
+        'move that commit elsewhere and delete the branch, then re-run'
     )
   }
+  return { rebuildFrom: head }
 }
 
 /** Pins `paths` to the digest on the head branch through bump-manifest's commit path; returns the files changed. */
@@ -330,6 +340,76 @@ async function pinOnHead(
   target: { digest: string; tag?: string }
 ): Promise<string[]> {
   const { inputs, deps } = context
+  const edit = editPaths(context, git, target)
+  const published = await publish({
+    git,
+    api: inputs.commitVia === 'api' ? commitApi : undefined,
+    repo: context.repo,
+    mode: 'branch',
+    commitVia: inputs.commitVia,
+    branch: context.base,
+    headBranch: inputs.headBranch,
+    message: promotionMessage(context, target),
+    author: inputs.author,
+    maxAttempts: 8,
+    apply: edit.apply,
+    sleep: deps.sleep,
+    log: line => core.info(line)
+  })
+  return edit.files(published.files)
+}
+
+/**
+ * Rebuilds the head branch from base with one commit: reset to base, edit, commit, push with a lease on the commit
+ * the branch was read at. Always through git: the API cannot replace a branch under a lease.
+ */
+async function rebuildHead(
+  context: Context,
+  git: GitCommandManager,
+  target: { digest: string; tag?: string },
+  expected: string
+): Promise<string[]> {
+  const { inputs } = context
+  core.info(
+    `${inputs.headBranch} conflicts with ${context.base} and holds only our commits: rebuilding it from ${context.base}`
+  )
+  await git.resetHard(`refs/remotes/origin/${context.base}`)
+  const edit = editPaths(context, git, target)
+  const changed = await edit.apply()
+  if (changed.length === 0) {
+    throw new ExternalError(`${context.base} changed while rebuilding ${inputs.headBranch}: re-run`)
+  }
+  await git.commit(promotionMessage(context, target), inputs.author, changed)
+  const pushed = await git.tryPushWithLease(inputs.headBranch, expected)
+  if (pushed === 'protected') {
+    throw new ConfigurationError(`branch '${inputs.headBranch}' is protected: name a head-branch of its own`)
+  }
+  if (pushed === 'rejected') {
+    throw new ExternalError(
+      `${inputs.headBranch} moved while it was being rebuilt (someone pushed to it): nothing was overwritten; re-run`
+    )
+  }
+  return edit.files(changed)
+}
+
+function promotionMessage(context: Context, target: { digest: string; tag?: string }): string {
+  const { inputs, deps } = context
+  return commitMessage(inputs.commitMessage, {
+    image: inputs.image,
+    digest: target.digest,
+    tag: target.tag,
+    paths: inputs.paths,
+    ...sourceContext(deps.env)
+  })
+}
+
+/** The edit of `paths` (re-applied from scratch on each attempt), and the files it concerns. */
+function editPaths(
+  context: Context,
+  git: GitCommandManager,
+  target: { digest: string; tag?: string }
+): { apply: () => Promise<string[]>; files: (changed: string[]) => string[] } {
+  const { inputs } = context
   let result: PinTreeResult | undefined
   const apply = async (): Promise<string[]> => {
     result = await pinTree({
@@ -358,29 +438,9 @@ async function pinOnHead(
     })
     return result.edited.map(file => file.file)
   }
-  const published = await publish({
-    git,
-    api: inputs.commitVia === 'api' ? commitApi : undefined,
-    repo: context.repo,
-    mode: 'branch',
-    commitVia: inputs.commitVia,
-    branch: context.base,
-    headBranch: inputs.headBranch,
-    message: commitMessage(inputs.commitMessage, {
-      image: inputs.image,
-      digest: target.digest,
-      tag: target.tag,
-      paths: inputs.paths,
-      ...sourceContext(deps.env)
-    }),
-    author: inputs.author,
-    maxAttempts: 8,
-    apply,
-    sleep: deps.sleep,
-    log: line => core.info(line)
-  })
-  const files = new Set([...published.files, ...(result?.unchanged ?? []).map(ref => ref.file)])
-  return [...files].sort()
+  const files = (changed: string[]): string[] =>
+    [...new Set([...changed, ...(result?.unchanged ?? []).map(ref => ref.file)])].sort()
+  return { apply, files }
 }
 
 /** Base already pins the digest: the pull request is not needed any more. */
@@ -422,7 +482,7 @@ async function closeUnneeded(context: Context, pulls: PullRequest[], digest: str
     .compare(repo, context.base, `${repo.owner}:${inputs.headBranch}`)
     .catch(() => undefined)
   // Only a branch every commit of which is ours is deleted; someone else's commit keeps it.
-  if (comparison && comparison.commits.every(commit => /^Image: /m.test(commit.message))) {
+  if (comparison && comparison.commits.every(commit => OUR_TRAILER.test(commit.message))) {
     await api.deleteBranch(repo, inputs.headBranch)
   }
   const kept = pulls[0] as PullRequest

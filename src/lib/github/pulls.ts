@@ -63,6 +63,8 @@ export interface PullRequestApi {
     number: number,
     change: { title?: string; body?: string; state?: 'closed' }
   ): Promise<void>
+  /** Whether the pull request merges into its base without conflicts; null while GitHub is still computing it. */
+  mergeable(repo: RepoName, number: number): Promise<boolean | null>
   comment(repo: RepoName, number: number, body: string): Promise<void>
   addLabels(repo: RepoName, number: number, labels: string[]): Promise<void>
   addAssignees(repo: RepoName, number: number, assignees: string[]): Promise<void>
@@ -200,6 +202,12 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
     updatePull: (repo, number, change) =>
       call(`updating pull request #${number}`, async octokit => {
         await octokit.rest.pulls.update({ ...repo, pull_number: number, ...change })
+      }),
+
+    mergeable: (repo, number) =>
+      call(`reading pull request #${number}`, async octokit => {
+        const { data } = await octokit.rest.pulls.get({ ...repo, pull_number: number })
+        return data.mergeable
       }),
 
     comment: (repo, number, body) =>
