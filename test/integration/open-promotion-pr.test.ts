@@ -150,6 +150,7 @@ describe('open for a branch (mode 1)', () => {
       'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
       labels: 'promotion, env/staging',
       reviewers: 'alice',
+      assignees: 'alice',
       'auto-merge': 'squash'
     })
     expect(first.error).toBeUndefined()
@@ -166,6 +167,7 @@ describe('open for a branch (mode 1)', () => {
       title: `Promote ${IMAGE}:1.2.0 to staging`,
       labels: ['promotion', 'env/staging'],
       requestedReviewers: ['alice'],
+      assignees: ['alice'],
       autoMerge: { mergeMethod: 'SQUASH' },
       draft: false
     })
@@ -566,6 +568,44 @@ describe('promote environment to environment (mode 2)', () => {
     const lost = await promote(clean.repo, clean.token, promoteInputs())
     expect(lost.error).toContain('moved while it was being rebuilt')
     expect(await gh.ref(clean.repo, 'promote/staging/octo-web')).toBe(sneaked)
+  })
+
+  it('says plainly when the source repository is not readable with the token, or not on this GitHub', async () => {
+    const { repo } = await gitops()
+    // A token for the GitOps repository only: the private source repository is invisible to it.
+    const narrow = gh.createToken({
+      repos: { [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' } }
+    })
+    const hidden = await promote(repo, narrow, promoteInputs({ 'from-environment': '' }))
+    expect(hidden.outputs.operation).toBe('created')
+    const body = gh.pulls(repo)[0]!.body!
+    expect(body).toContain(
+      'The source repository octo/app is not readable with the token given (source-token)'
+    )
+    expect(body).toContain('Promote `' + IMAGE + '` to staging')
+    expect(readStateBlock(body)?.fromEnvironment).toBe('dev')
+
+    const elsewhere = await gitops(0)
+    const gitlab = await buildImage(
+      registry,
+      'octo/web',
+      '9.0.0',
+      'https://gitlab.com/octo/app',
+      'f'.repeat(40)
+    )
+    const gitlabOld = await buildImage(
+      registry,
+      'octo/web',
+      '8.0.0',
+      'https://gitlab.com/octo/app',
+      'e'.repeat(40)
+    )
+    await gh.commit(elsewhere.repo, { files: { [STAGING]: overlay(IMAGE, gitlabOld.digest, '8.0.0') } })
+    await pinDev(gh, elsewhere.repo, IMAGE, gitlab)
+    await promote(elsewhere.repo, elsewhere.token, promoteInputs())
+    expect(gh.pulls(elsewhere.repo)[0]!.body).toContain(
+      `The source https\\://gitlab.com/octo/app is not a repository on ${gh.serverUrl.replace(/:/g, '\\:')}; its commits are not listed.`
+    )
   })
 
   it('refuses from-paths that pin two digests, and a base that does not exist', async () => {

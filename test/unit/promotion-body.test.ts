@@ -133,7 +133,7 @@ describe('markdown escaping', () => {
   it.each([
     ['a*b_c', 'a\\*b\\_c'],
     ['<b>', '\\<b\\>'],
-    ['[x](y)', '\\[x\\]\\(y\\)'],
+    ['[x](y)', '\\[x\\](y)'],
     ['@octo', '@\u2060octo'],
     ['line\nbreak', 'line break'],
     ['https://evil', 'https\\://evil']

@@ -19,6 +19,7 @@ import {
 import { shortDigest } from '../../lib/image-ref.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import { createRegistryClient } from '../../lib/registry/index.js'
+import { appendSummary } from '../../lib/summary.js'
 import { commitMessage, sourceContext } from '../bump-manifest/commit-message.js'
 import { publish } from '../bump-manifest/publish.js'
 import { pinTree, type PinTreeResult } from '../../lib/manifest/index.js'
@@ -70,9 +71,7 @@ export function defaultCollaborators(): Collaborators {
         debug: message => core.debug(message)
       }),
     setOutput: (name, value) => core.setOutput(name, value),
-    writeSummary: async markdown => {
-      await core.summary.addRaw(markdown).write()
-    },
+    writeSummary: appendSummary,
     now: () => new Date()
   }
 }
@@ -224,7 +223,12 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       return unchanged(kept, digest, previous, closed)
     }
 
-    const fromEnvironment = inputs.fromEnvironment ?? cleanPath(inputs.fromPaths[0] as string)
+    const fromEnvironment =
+      inputs.fromEnvironment ??
+      (cleanPath(inputs.fromPaths[0] as string)
+        .split('/')
+        .pop() ||
+        'upstream')
     const verification = await verifyUpstream({
       api: context.api,
       repo: context.repo,
@@ -266,7 +270,12 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
     const registry = deps.registry(inputs.registryCredentials)
     const to = await readVersion(registry, inputs.imageRef, { digest, tag }, 'the digest to promote')
     const from = running
-      ? await readVersion(registry, inputs.imageRef, running, 'the running digest').catch((error: Error) => {
+      ? await readVersion(
+          registry,
+          inputs.imageRef,
+          { digest: running.digest, tag: running.tag },
+          'the running digest'
+        ).catch((error: Error) => {
           core.warning(`Could not read the running image's labels: ${error.message}`)
           return { digest: running.digest, tag: running.tag } as ImageVersion
         })
