@@ -570,6 +570,21 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(clean.repo, 'promote/staging/octo-web')).toBe(sneaked)
   })
 
+  it('commits through createCommitOnBranch with commit-via: api, so GitHub signs the promotion', async () => {
+    const { repo, token } = await gitops()
+    const result = await promote(repo, token, promoteInputs({ 'commit-via': 'api' }))
+    expect(result.outputs.operation).toBe('created')
+    const [commit] = await gh.log(repo, 'promote/staging/octo-web')
+    expect(commit!.committer).toMatchObject({ name: 'GitHub', email: 'noreply@github.com' })
+    expect(commit!.body).toContain(`Image: ${IMAGE}@${built[1]!.digest}`)
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[1]!.digest, '1.2.0')
+    )
+    expect(gh.calls.some(c => c.operation === 'mutation createCommitOnBranch' && c.repo === undefined)).toBe(
+      true
+    )
+  })
+
   it('says plainly when the source repository is not readable with the token, or not on this GitHub', async () => {
     const { repo } = await gitops()
     // A token for the GitOps repository only: the private source repository is invisible to it.
