@@ -473,6 +473,24 @@ describe('promote environment to environment (mode 2)', () => {
     expect(pull.body).toContain(
       'Not verified in dev: waiting for `kustomization/apps-dev/*`, green for at least 1h'
     )
+
+    // Green long enough now: the same pull request is updated and made ready for review.
+    gh.addStatus(repo, {
+      sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(2)
+    })
+    const ready = await promote(repo, token, { ...inputs, 'when-unverified': 'draft' })
+    expect(ready.outputs).toMatchObject({
+      operation: 'updated',
+      verified: 'true',
+      'pull-request-number': '1'
+    })
+    expect(gh.pulls(repo)).toHaveLength(1)
+    expect(gh.pulls(repo)[0]!.draft).toBe(false)
+    expect(gh.pulls(repo)[0]!.body).toContain('Verified in dev')
+    expect(gh.comments(repo).at(-1)!.body).toContain('is now verified upstream')
   })
 
   it('closes the pull request when base already pins the digest, naming the commit, and deletes our branch', async () => {
@@ -580,9 +598,7 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
       overlay(IMAGE, built[1]!.digest, '1.2.0')
     )
-    expect(gh.calls.some(c => c.operation === 'mutation createCommitOnBranch' && c.repo === undefined)).toBe(
-      true
-    )
+    expect(gh.calls.some(c => c.operation === 'mutation createCommitOnBranch')).toBe(true)
   })
 
   it('says plainly when the source repository is not readable with the token, or not on this GitHub', async () => {

@@ -45,6 +45,7 @@ function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
     addAssignees: unexpected,
     requestReviewers: unexpected,
     enableAutoMerge: unexpected,
+    markReady: unexpected,
     deleteBranch: unexpected,
     compare: unexpected,
     listCommits: unexpected,

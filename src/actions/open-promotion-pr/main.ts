@@ -641,12 +641,18 @@ async function propose(
 
   const before = readStateBlock(kept.body)
   await api.updatePull(repo, kept.number, { title, body })
+  // A draft that waited for the upstream verification is ready once it passed (a draft asked for stays one).
+  const nowReady = kept.draft && !plan.draft && before?.verification.verified === false
+  if (nowReady) await api.markReady(kept)
   await api.comment(repo, kept.number, updateComment(before, plan.state))
   await closeDuplicates(context, kept, plan.pulls.slice(1))
   return result('updated', kept)
 }
 
 function updateComment(before: PromotionState | undefined, after: PromotionState): string {
+  if (before && before.to.digest === after.to.digest && after.verification.verified) {
+    return `${code(reference(after.to))} is now verified upstream; this pull request is ready for review.`
+  }
   const was = before ? ` (was ${code(reference(before.to))})` : ''
   return (
     `This pull request now proposes ${code(reference(after.to))}${was} for ${text(after.environment)}: ` +

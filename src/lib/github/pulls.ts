@@ -70,6 +70,8 @@ export interface PullRequestApi {
   addAssignees(repo: RepoName, number: number, assignees: string[]): Promise<void>
   requestReviewers(repo: RepoName, number: number, reviewers: string[], teams: string[]): Promise<Refusable>
   enableAutoMerge(pull: PullRequest, method: 'merge' | 'squash' | 'rebase'): Promise<Refusable>
+  /** Turns a draft into a pull request ready for review. */
+  markReady(pull: PullRequest): Promise<void>
   /** Deletes a branch; false when it was already gone. */
   deleteBranch(repo: RepoName, branch: string): Promise<boolean>
   /** Commits of `base...head` (`head` may be `owner:branch` or a sha). */
@@ -260,6 +262,16 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
         return fail(`enabling auto-merge on #${pull.number}`, error)
       }
     },
+
+    markReady: pull =>
+      call(`marking #${pull.number} ready for review`, async octokit => {
+        await octokit.graphql(
+          `mutation ($id: ID!) {
+            markPullRequestReadyForReview(input: { pullRequestId: $id }) { pullRequest { number } }
+          }`,
+          { id: pull.nodeId }
+        )
+      }),
 
     async deleteBranch(repo, branch) {
       const octokit = await client()
