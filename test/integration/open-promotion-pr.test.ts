@@ -339,6 +339,11 @@ describe('open for a branch (mode 1)', () => {
     expect(refused.error).toContain('Resource not accessible by integration')
     expect(refused.error).toContain('it needs contents: write and pull-requests: write')
     expect(gh.pulls(repo)).toHaveLength(0)
+    const noBase = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      base: 'nope'
+    })
+    expect(noBase.error).toContain("branch 'nope' does not exist in")
   })
 
   it('refuses a digest the registry does not have', async () => {

@@ -613,6 +613,11 @@ async function propose(
           'without committing again.'
       )
     }
+    if (outcome.kind === 'invalid-base') {
+      throw new ConfigurationError(
+        `branch '${context.base}' does not exist in ${inputs.repository} (${outcome.message}): check 'base'`
+      )
+    }
     if (outcome.kind === 'invalid-head') {
       throw new ConfigurationError(
         `GitHub refused to open a pull request from '${inputs.headBranch}' into '${context.base}' (${outcome.message}): ` +

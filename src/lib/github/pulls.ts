@@ -22,6 +22,8 @@ export type CreatePullOutcome =
   | { kind: 'actions-not-permitted'; message: string }
   /** 422: the head branch does not exist (or has nothing base lacks). */
   | { kind: 'invalid-head'; message: string }
+  /** 422: the base branch does not exist. */
+  | { kind: 'invalid-base'; message: string }
 
 /** A request GitHub refused without failing the promotion (reviewers, auto-merge). */
 export type Refusable = { ok: true } | { ok: false; message: string }
@@ -188,6 +190,9 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
         if (status === 422 && /A pull request already exists/i.test(message)) return { kind: 'exists' }
         const errors = (error as { response?: { data?: { errors?: Array<{ field?: string }> } } }).response
           ?.data?.errors
+        if (status === 422 && errors?.some(entry => entry.field === 'base')) {
+          return { kind: 'invalid-base', message }
+        }
         if (
           status === 422 &&
           (errors?.some(entry => entry.field === 'head') || /No commits between/i.test(message))
