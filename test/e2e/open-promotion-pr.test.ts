@@ -150,7 +150,7 @@ describe('open-promotion-pr bundle, run as the runner runs it', () => {
     expect(log.filter(entry => entry.body.includes(`Image: ${IMAGE}@${built[1]!.digest}`))).toHaveLength(2)
   })
 
-  it('skips with a notice when dev is red, and fails on a foreign commit on the head branch', async () => {
+  it('skips with a notice when dev is red, and will not rebuild a conflicting head branch over a foreign commit', async () => {
     const { repo, token, pinned } = await gitops()
     gh.addStatus(repo, { sha: pinned, context: 'kustomization/apps-dev/0c9c2e41', state: 'failure' })
     const skipped = await promote(repo, token)
@@ -166,10 +166,16 @@ describe('open-promotion-pr bundle, run as the runner runs it', () => {
       files: { 'x.yaml': 'a: 1\n' },
       message: 'Hand fix\n'
     })
+    // main changes the line next to the pin: the pull request conflicts.
+    await gh.commit(repo, {
+      files: { [STAGING]: `${overlay(IMAGE, built[0]!.digest, '1.1.0')}    # note\n` }
+    })
     green(repo, await pinDev(gh, repo, IMAGE, built[2]!))
     const refused = await promote(repo, token)
     expect(refused.exitCode).toBe(1)
-    expect(refused.annotations.find(a => a.level === 'error')?.message).toContain(`holds commit ${foreign}`)
+    expect(refused.annotations.find(a => a.level === 'error')?.message).toContain(
+      `conflicts with 'main' and holds commit ${foreign}`
+    )
     expect(await gh.ref(repo, HEAD)).toBe(foreign)
   })
 

@@ -246,6 +246,32 @@ describe('createCommitOnBranch', () => {
   })
 })
 
+describe('markPullRequestReadyForReview', () => {
+  it('turns a draft into a pull request ready for review', async () => {
+    const full = await newRepo()
+    await gh.commit(full, { branch: 'promote/prod', files: { 'apps/x.yaml': 'image: x:2\n' } })
+    const octokit = client(
+      gh.createToken({ repos: { [full]: { contents: 'write', pullRequests: 'write' } } })
+    )
+    const r = { owner: 'octo', repo: full.split('/')[1]! }
+    const { data } = await octokit.rest.pulls.create({
+      ...r,
+      title: 'P',
+      head: 'promote/prod',
+      base: 'main',
+      draft: true
+    })
+    const answer = await octokit.graphql<{
+      markPullRequestReadyForReview: { pullRequest: { isDraft: boolean } }
+    }>(
+      `mutation($id: ID!) { markPullRequestReadyForReview(input: { pullRequestId: $id }) { pullRequest { isDraft } } }`,
+      { id: data.node_id }
+    )
+    expect(answer.markPullRequestReadyForReview.pullRequest.isDraft).toBe(false)
+    expect((await octokit.rest.pulls.get({ ...r, pull_number: data.number })).data.draft).toBe(false)
+  })
+})
+
 describe('enablePullRequestAutoMerge', () => {
   const ENABLE = `mutation($id: ID!) {
     enablePullRequestAutoMerge(input: { pullRequestId: $id, mergeMethod: SQUASH }) {

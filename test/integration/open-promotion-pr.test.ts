@@ -150,6 +150,7 @@ describe('open for a branch (mode 1)', () => {
       'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
       labels: 'promotion, env/staging',
       reviewers: 'alice',
+      assignees: 'alice',
       'auto-merge': 'squash'
     })
     expect(first.error).toBeUndefined()
@@ -166,6 +167,7 @@ describe('open for a branch (mode 1)', () => {
       title: `Promote ${IMAGE}:1.2.0 to staging`,
       labels: ['promotion', 'env/staging'],
       requestedReviewers: ['alice'],
+      assignees: ['alice'],
       autoMerge: { mergeMethod: 'SQUASH' },
       draft: false
     })
@@ -337,6 +339,11 @@ describe('open for a branch (mode 1)', () => {
     expect(refused.error).toContain('Resource not accessible by integration')
     expect(refused.error).toContain('it needs contents: write and pull-requests: write')
     expect(gh.pulls(repo)).toHaveLength(0)
+    const noBase = await promote(repo, token, {
+      'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}`,
+      base: 'nope'
+    })
+    expect(noBase.error).toContain("branch 'nope' does not exist in")
   })
 
   it('refuses a digest the registry does not have', async () => {
@@ -471,6 +478,24 @@ describe('promote environment to environment (mode 2)', () => {
     expect(pull.body).toContain(
       'Not verified in dev: waiting for `kustomization/apps-dev/*`, green for at least 1h'
     )
+
+    // Green long enough now: the same pull request is updated and made ready for review.
+    gh.addStatus(repo, {
+      sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(2)
+    })
+    const ready = await promote(repo, token, { ...inputs, 'when-unverified': 'draft' })
+    expect(ready.outputs).toMatchObject({
+      operation: 'updated',
+      verified: 'true',
+      'pull-request-number': '1'
+    })
+    expect(gh.pulls(repo)).toHaveLength(1)
+    expect(gh.pulls(repo)[0]!.draft).toBe(false)
+    expect(gh.pulls(repo)[0]!.body).toContain('Verified in dev')
+    expect(gh.comments(repo).at(-1)!.body).toContain('is now verified upstream')
   })
 
   it('closes the pull request when base already pins the digest, naming the commit, and deletes our branch', async () => {
@@ -487,7 +512,14 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 
-  it('stops on a foreign commit on the head branch instead of writing over or around it', async () => {
+  /** A commit on main next to the lines the promotion changes: the open pull request now conflicts. */
+  const conflictOnMain = (repo: string) =>
+    gh.commit(repo, {
+      files: { [STAGING]: `${overlay(IMAGE, built[0]!.digest, '1.1.0')}    # pinned to the release\n` },
+      message: 'Note on staging\n'
+    })
+
+  it('adds its commit on top of a foreign commit when the branch merges cleanly, and keeps that commit', async () => {
     const { repo, token } = await gitops()
     await promote(repo, token, promoteInputs())
     const foreign = await gh.commit(repo, {
@@ -497,9 +529,119 @@ describe('promote environment to environment (mode 2)', () => {
     })
     await pinDev(gh, repo, IMAGE, built[2]!)
     const result = await promote(repo, token, promoteInputs())
-    expect(result.error).toContain(`holds commit ${foreign}`)
+    expect(result.outputs.operation).toBe('updated')
+    const [ours, theirs] = await gh.log(repo, 'promote/staging/octo-web')
+    expect([ours!.parents, theirs!.sha]).toEqual([[foreign], foreign])
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[2]!.digest, '1.3.0')
+    )
+  })
+
+  it('rebuilds a conflicting branch of only its own commits from base, under a lease', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const old = await gh.ref(repo, 'promote/staging/octo-web')
+    const note = await conflictOnMain(repo)
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const main = (await gh.ref(repo, 'main'))!
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.error).toBeUndefined()
+    expect(result.outputs.operation).toBe('updated')
+    const [rebuilt] = await gh.log(repo, 'promote/staging/octo-web')
+    expect(rebuilt!.parents).toEqual([main])
+    expect(rebuilt!.sha).not.toBe(old)
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      `${overlay(IMAGE, built[2]!.digest, '1.3.0')}    # pinned to the release\n`
+    )
+    expect(note).not.toBe(main)
+    expect(gh.pulls(repo)[0]).toMatchObject({ state: 'open', number: 1 })
+  })
+
+  it('refuses to rebuild a conflicting branch that holds a foreign commit, and a lease lost to a push', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const foreign = await gh.commit(repo, {
+      branch: 'promote/staging/octo-web',
+      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
+      message: 'Scale staging\n'
+    })
+    await conflictOnMain(repo)
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.error).toContain(`conflicts with 'main' and holds commit ${foreign}`)
     expect(result.error).toContain('did not make')
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(foreign)
+
+    // All ours again, but someone pushes between our read of the branch and our rebuild: the lease refuses.
+    const clean = await gitops()
+    await promote(clean.repo, clean.token, promoteInputs())
+    await conflictOnMain(clean.repo)
+    await pinDev(gh, clean.repo, IMAGE, built[2]!)
+    let sneaked = ''
+    gh.hook({
+      route: 'GET /repos/{owner}/{repo}/compare/{basehead}',
+      run: async () => {
+        sneaked = await gh.commit(clean.repo, {
+          branch: 'promote/staging/octo-web',
+          files: { 'late.yaml': 'a: 1\n' },
+          message: 'Late fix\n'
+        })
+      }
+    })
+    const lost = await promote(clean.repo, clean.token, promoteInputs())
+    expect(lost.error).toContain('moved while it was being rebuilt')
+    expect(await gh.ref(clean.repo, 'promote/staging/octo-web')).toBe(sneaked)
+  })
+
+  it('commits through createCommitOnBranch with commit-via: api, so GitHub signs the promotion', async () => {
+    const { repo, token } = await gitops()
+    const result = await promote(repo, token, promoteInputs({ 'commit-via': 'api' }))
+    expect(result.outputs.operation).toBe('created')
+    const [commit] = await gh.log(repo, 'promote/staging/octo-web')
+    expect(commit!.committer).toMatchObject({ name: 'GitHub', email: 'noreply@github.com' })
+    expect(commit!.body).toContain(`Image: ${IMAGE}@${built[1]!.digest}`)
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[1]!.digest, '1.2.0')
+    )
+    expect(gh.calls.some(c => c.operation === 'mutation createCommitOnBranch')).toBe(true)
+  })
+
+  it('says plainly when the source repository is not readable with the token, or not on this GitHub', async () => {
+    const { repo } = await gitops()
+    // A token for the GitOps repository only: the private source repository is invisible to it.
+    const narrow = gh.createToken({
+      repos: { [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' } }
+    })
+    const hidden = await promote(repo, narrow, promoteInputs({ 'from-environment': '' }))
+    expect(hidden.outputs.operation).toBe('created')
+    const body = gh.pulls(repo)[0]!.body!
+    expect(body).toContain(
+      'The source repository octo/app is not readable with the token given (source-token)'
+    )
+    expect(body).toContain('Promote `' + IMAGE + '` to staging')
+    expect(readStateBlock(body)?.fromEnvironment).toBe('dev')
+
+    const elsewhere = await gitops(0)
+    const gitlab = await buildImage(
+      registry,
+      'octo/web',
+      '9.0.0',
+      'https://gitlab.com/octo/app',
+      'f'.repeat(40)
+    )
+    const gitlabOld = await buildImage(
+      registry,
+      'octo/web',
+      '8.0.0',
+      'https://gitlab.com/octo/app',
+      'e'.repeat(40)
+    )
+    await gh.commit(elsewhere.repo, { files: { [STAGING]: overlay(IMAGE, gitlabOld.digest, '8.0.0') } })
+    await pinDev(gh, elsewhere.repo, IMAGE, gitlab)
+    await promote(elsewhere.repo, elsewhere.token, promoteInputs())
+    expect(gh.pulls(elsewhere.repo)[0]!.body).toContain(
+      `The source https\\://gitlab.com/octo/app is not a repository on ${gh.serverUrl.replace(/:/g, '\\:')}; its commits are not listed.`
+    )
   })
 
   it('refuses from-paths that pin two digests, and a base that does not exist', async () => {
@@ -523,7 +665,8 @@ describe('promote environment to environment (mode 2)', () => {
     expect(result.outputs.operation).toBe('created')
     const body = gh.pulls(repo)[0]!.body!
     expect(body.length).toBeLessThanOrEqual(65_536)
-    expect(body).toContain('1000 commit(s) in [octo/app]')
+    // Releases 1.2.0 and 1.3.0, then the 1,000.
+    expect(body).toContain('1002 commit(s) in [octo/app]')
     expect(body).toMatch(/and \d+ more not listed here/)
     expect(readStateBlock(body)?.to.digest).toBe(image.digest)
   })

@@ -96,6 +96,12 @@ describe('the promotion body', () => {
     expect(readStateBlock(body)).toEqual(state())
   })
 
+  it('refuses a header and footer that alone exceed the limit, rather than cut the state block', () => {
+    expect(() =>
+      renderBody(state(), { header: 'h'.repeat(40_000), footer: 'f'.repeat(30_000), source: none })
+    ).toThrow("shorten 'body-header' and 'body-footer'")
+  })
+
   it('defuses hostile text from commits, labels and inputs', () => {
     const hostile =
       'x](javascript:alert(1)) <img src=x onerror=alert(1)> @everyone #1 `code` ** | \u202etxt -->'
@@ -133,7 +139,7 @@ describe('markdown escaping', () => {
   it.each([
     ['a*b_c', 'a\\*b\\_c'],
     ['<b>', '\\<b\\>'],
-    ['[x](y)', '\\[x\\]\\(y\\)'],
+    ['[x](y)', '\\[x\\](y)'],
     ['@octo', '@\u2060octo'],
     ['line\nbreak', 'line break'],
     ['https://evil', 'https\\://evil']

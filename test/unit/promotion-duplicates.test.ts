@@ -37,6 +37,7 @@ function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
     defaultBranch: async () => 'main',
     listOpenPulls: async () => pulls,
     createPull: unexpected,
+    mergeable: unexpected,
     updatePull: async (_repo, number, change) =>
       void writes.push(`update #${number} ${JSON.stringify(change)}`),
     comment: async (_repo, number, body) => void writes.push(`comment #${number} ${body}`),
@@ -44,6 +45,7 @@ function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
     addAssignees: unexpected,
     requestReviewers: unexpected,
     enableAutoMerge: unexpected,
+    markReady: unexpected,
     deleteBranch: unexpected,
     compare: unexpected,
     listCommits: unexpected,

@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../../lib/errors.js'
 import { shortDigest } from '../../lib/image-ref.js'
 import type { CommitSummary } from '../../lib/github/index.js'
 import { code, link, row, text } from './markdown.js'
@@ -24,7 +25,14 @@ export interface BodyParts {
  */
 export function renderBody(state: PromotionState, parts: BodyParts, limit = BODY_LIMIT): string {
   const full = compose(state, parts, Infinity)
-  if (full.length <= limit || parts.source.kind !== 'listed') return full
+  if (full.length <= limit) return full
+  if (compose(state, parts, 0).length > limit) {
+    throw new ConfigurationError(
+      `the pull request body would be longer than GitHub's ${limit} characters even without its commit list: ` +
+        "shorten 'body-header' and 'body-footer'"
+    )
+  }
+  if (parts.source.kind !== 'listed') return full
   let low = 0
   let high = parts.source.commits.length
   while (low < high) {
@@ -74,7 +82,9 @@ function sourceSection(source: SourceCommits, listed: number): string {
   const title = '#### Source commits'
   if (source.kind === 'unavailable') return `${title}\n\n${text(source.reason)}`
   if (source.total === 0) return `${title}\n\nNo source commits between the two images.`
-  const shown = source.commits.slice(-Math.min(listed, source.commits.length)).reverse()
+  // The newest `listed` of the commits (compare lists them oldest first); slice(-0) would be all of them.
+  const count = Math.min(listed, source.commits.length)
+  const shown = count > 0 ? source.commits.slice(-count).reverse() : []
   const lines = shown.map(commit => {
     const subject = commit.message.split('\n')[0] ?? ''
     return `- ${link(commit.sha.slice(0, 7), commit.url)} ${text(subject)}${commit.author ? ` (${text(commit.author)})` : ''}`

@@ -12,18 +12,18 @@ import {
   lazyOctokit,
   parseRepoName,
   type GitHubApi,
-  type PullRequest,
-  type PullRequestApi,
-  type RepoName
+  type PullRequestApi
 } from '../../lib/github/index.js'
-import { shortDigest } from '../../lib/image-ref.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import { createRegistryClient } from '../../lib/registry/index.js'
-import { commitMessage, sourceContext } from '../bump-manifest/commit-message.js'
-import { publish } from '../bump-manifest/publish.js'
-import { pinTree, type PinTreeResult } from '../../lib/manifest/index.js'
-import { reference, renderBody, type SourceCommits } from './body.js'
+import { appendSummary } from '../../lib/summary.js'
+import { sourceContext } from '../bump-manifest/commit-message.js'
+import type { SourceCommits } from './body.js'
 import { readVerdict, readVersion, type ImageRegistry } from './image-facts.js'
+import { planHead, pinOnHead, rebuildHead } from './head-branch.js'
+import type { Context, Result } from './promotion.js'
+import { closeDuplicates, closeUnneeded, propose, unchanged } from './pull-request.js'
+import { sourceCommits } from './source-commits.js'
 import { readInputs, type OutputName, type PromotionInputs } from './inputs.js'
 import { code, link, text } from './markdown.js'
 import { readPins } from './pins.js'
@@ -70,9 +70,7 @@ export function defaultCollaborators(): Collaborators {
         debug: message => core.debug(message)
       }),
     setOutput: (name, value) => core.setOutput(name, value),
-    writeSummary: async markdown => {
-      await core.summary.addRaw(markdown).write()
-    },
+    writeSummary: appendSummary,
     now: () => new Date()
   }
 }
@@ -80,28 +78,6 @@ export function defaultCollaborators(): Collaborators {
 /** The action's entry. */
 export async function run(deps: Collaborators = defaultCollaborators()): Promise<void> {
   await runAction(() => openPromotionPr(deps))
-}
-
-type Operation = 'created' | 'updated' | 'unchanged' | 'closed' | 'skipped'
-
-interface Result {
-  operation: Operation
-  pull?: { number: number; url: string }
-  headSha: string
-  verified: boolean
-  from?: string
-  to: string
-  files: string[]
-  autoMerge: boolean
-}
-
-interface Context {
-  deps: Collaborators
-  inputs: PromotionInputs
-  repo: RepoName
-  api: PullRequestApi
-  base: string
-  serverUrl: string
 }
 
 /** Opens or updates the one pull request for this environment and image, or closes it when it is no longer needed. */
@@ -224,7 +200,12 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       return unchanged(kept, digest, previous, closed)
     }
 
-    const fromEnvironment = inputs.fromEnvironment ?? cleanPath(inputs.fromPaths[0] as string)
+    const fromEnvironment =
+      inputs.fromEnvironment ??
+      (cleanPath(inputs.fromPaths[0] as string)
+        .split('/')
+        .pop() ||
+        'upstream')
     const verification = await verifyUpstream({
       api: context.api,
       repo: context.repo,
@@ -266,15 +247,22 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
     const registry = deps.registry(inputs.registryCredentials)
     const to = await readVersion(registry, inputs.imageRef, { digest, tag }, 'the digest to promote')
     const from = running
-      ? await readVersion(registry, inputs.imageRef, running, 'the running digest').catch((error: Error) => {
+      ? await readVersion(
+          registry,
+          inputs.imageRef,
+          { digest: running.digest, tag: running.tag },
+          'the running digest'
+        ).catch((error: Error) => {
           core.warning(`Could not read the running image's labels: ${error.message}`)
           return { digest: running.digest, tag: running.tag } as ImageVersion
         })
       : undefined
     const verdict = await checkVerdict(context, registry, digest)
 
-    await refuseForeignCommits(context, git)
-    const files = await pinOnHead(context, git, commitApi, { digest, tag })
+    const plan = await planHead(context, git, kept)
+    const files = plan.rebuildFrom
+      ? await rebuildHead(context, git, { digest, tag }, plan.rebuildFrom)
+      : await pinOnHead(context, git, commitApi, { digest, tag })
     const state = newState(context, { from, to, files, verification, verdict, fromEnvironment })
     const source = await sourceCommits(context, from, to)
     return await propose(context, {
@@ -298,143 +286,6 @@ async function cloneBase(git: GitCommandManager, context: Context): Promise<void
       )
     }
     throw error
-  }
-}
-
-/**
- * The head branch is never written over a commit this action did not make: a commit without an `Image:` trailer
- * (someone's fix, a merge from base) stops the run before anything is pushed.
- */
-async function refuseForeignCommits(context: Context, git: GitCommandManager): Promise<void> {
-  const { inputs } = context
-  const head = await git.fetch(inputs.headBranch)
-  if (!head) return
-  const comparison = await context.api.compare(context.repo, context.base, head)
-  const foreign = comparison.commits.find(
-    commit => !/^Image: \S+@sha(256|512):[0-9a-f]+$/m.test(commit.message)
-  )
-  if (foreign) {
-    throw new ConfigurationError(
-      `branch '${inputs.headBranch}' holds commit ${foreign.sha} ("${foreign.message.split('\n')[0]}" by ` +
-        `${foreign.author || 'someone'}) that this action did not make, so it will not add to or rebuild the branch: ` +
-        `merge or close its pull request and delete the branch, or move that commit elsewhere, then re-run`
-    )
-  }
-}
-
-/** Pins `paths` to the digest on the head branch through bump-manifest's commit path; returns the files changed. */
-async function pinOnHead(
-  context: Context,
-  git: GitCommandManager,
-  commitApi: GitHubApi,
-  target: { digest: string; tag?: string }
-): Promise<string[]> {
-  const { inputs, deps } = context
-  let result: PinTreeResult | undefined
-  const apply = async (): Promise<string[]> => {
-    result = await pinTree({
-      root: git.cwd,
-      paths: inputs.paths,
-      request: {
-        image: inputs.image,
-        aliases: inputs.aliases,
-        digest: target.digest,
-        tag: target.tag,
-        helmPaths: inputs.helmPaths
-      },
-      write: true,
-      check: checked => {
-        const blocking = checked.errors.filter(error => error.kind !== 'encoding')
-        if (blocking.length > 0) {
-          throw new ConfigurationError(
-            `input 'paths': ${blocking.length} file(s) mention the image but could not be updated, so nothing was ` +
-              `changed: ${blocking
-                .slice(0, 5)
-                .map(error => error.message)
-                .join('; ')}`
-          )
-        }
-      }
-    })
-    return result.edited.map(file => file.file)
-  }
-  const published = await publish({
-    git,
-    api: inputs.commitVia === 'api' ? commitApi : undefined,
-    repo: context.repo,
-    mode: 'branch',
-    commitVia: inputs.commitVia,
-    branch: context.base,
-    headBranch: inputs.headBranch,
-    message: commitMessage(inputs.commitMessage, {
-      image: inputs.image,
-      digest: target.digest,
-      tag: target.tag,
-      paths: inputs.paths,
-      ...sourceContext(deps.env)
-    }),
-    author: inputs.author,
-    maxAttempts: 8,
-    apply,
-    sleep: deps.sleep,
-    log: line => core.info(line)
-  })
-  const files = new Set([...published.files, ...(result?.unchanged ?? []).map(ref => ref.file)])
-  return [...files].sort()
-}
-
-/** Base already pins the digest: the pull request is not needed any more. */
-async function closeUnneeded(context: Context, pulls: PullRequest[], digest: string): Promise<Result> {
-  const { inputs, api, repo } = context
-  if (pulls.length === 0) {
-    core.info(
-      `${context.base} already pins ${inputs.image}@${digest} in ${inputs.paths.join(', ')}: nothing to promote`
-    )
-    return {
-      operation: 'unchanged',
-      headSha: '',
-      verified: true,
-      to: digest,
-      from: digest,
-      files: [],
-      autoMerge: false
-    }
-  }
-  const [latest] = await api.listCommits(repo, context.base, {
-    path: cleanPath(inputs.paths[0] as string),
-    max: 1
-  })
-  const by = latest ? ` by ${latest.sha} (${latest.message.split('\n')[0]})` : ''
-  for (const pull of pulls) {
-    await api.comment(
-      repo,
-      pull.number,
-      `Closing: ${code(context.base)} already pins ${code(`${inputs.image}@${digest}`)} in ${text(inputs.environment)}` +
-        `${latest ? `, since commit ${link(latest.sha.slice(0, 12), latest.url)} (${text(latest.message.split('\n')[0] ?? '')})` : ''}. ` +
-        'This pull request is no longer needed.'
-    )
-    await api.updatePull(repo, pull.number, { state: 'closed' })
-  }
-  core.info(
-    `Closed ${pulls.map(pull => `#${pull.number}`).join(', ')}: ${context.base} already pins ${digest}${by}`
-  )
-  const comparison = await api
-    .compare(repo, context.base, `${repo.owner}:${inputs.headBranch}`)
-    .catch(() => undefined)
-  // Only a branch every commit of which is ours is deleted; someone else's commit keeps it.
-  if (comparison && comparison.commits.every(commit => /^Image: /m.test(commit.message))) {
-    await api.deleteBranch(repo, inputs.headBranch)
-  }
-  const kept = pulls[0] as PullRequest
-  return {
-    operation: 'closed',
-    pull: { number: kept.number, url: kept.url },
-    headSha: kept.headSha,
-    verified: true,
-    from: digest,
-    to: digest,
-    files: [],
-    autoMerge: false
   }
 }
 
@@ -474,213 +325,4 @@ function newState(
       .toISOString()
       .replace(/\.\d{3}Z$/, 'Z')
   }
-}
-
-function unchanged(kept: PullRequest, digest: string, state: PromotionState, closed: number): Result {
-  core.info(
-    `#${kept.number} already proposes ${digest}: nothing to change${closed ? ` (closed ${closed} duplicate(s))` : ''}`
-  )
-  return {
-    operation: 'unchanged',
-    pull: { number: kept.number, url: kept.url },
-    headSha: kept.headSha,
-    verified: state.verification.verified,
-    from: state.from?.digest,
-    to: digest,
-    files: state.files,
-    autoMerge: false
-  }
-}
-
-function renderTitle(inputs: PromotionInputs, state: PromotionState): string {
-  const values: Record<string, string> = {
-    environment: inputs.environment,
-    image: inputs.image,
-    tag: state.to.tag ?? shortDigest(state.to.digest),
-    'short-digest': shortDigest(state.to.digest),
-    'from-environment': state.fromEnvironment ?? ''
-  }
-  return inputs.title.replace(/\{([a-z-]+)\}/g, (_whole, name: string) => values[name] ?? '').slice(0, 256)
-}
-
-/** Creates the pull request, or updates the one there is; labels, reviewers and auto-merge on creation. */
-async function propose(
-  context: Context,
-  plan: { pulls: PullRequest[]; state: PromotionState; source: SourceCommits; draft: boolean }
-): Promise<Result> {
-  const { inputs, api, repo } = context
-  const title = renderTitle(inputs, plan.state)
-  const body = renderBody(plan.state, {
-    header: inputs.bodyHeader,
-    footer: inputs.bodyFooter,
-    source: plan.source
-  })
-  const result = (operation: Operation, pull: PullRequest, autoMerge = false): Result => ({
-    operation,
-    pull: { number: pull.number, url: pull.url },
-    headSha: pull.headSha,
-    verified: plan.state.verification.verified,
-    from: plan.state.from?.digest,
-    to: plan.state.to.digest,
-    files: plan.state.files,
-    autoMerge
-  })
-
-  let kept = plan.pulls[0]
-  if (!kept) {
-    const outcome = await api.createPull(repo, {
-      head: inputs.headBranch,
-      base: context.base,
-      title,
-      body,
-      draft: plan.draft
-    })
-    if (outcome.kind === 'actions-not-permitted') {
-      throw new ConfigurationError(
-        `GitHub refused to open the pull request: ${outcome.message} Turn on "Allow GitHub Actions to create and ` +
-          `approve pull requests" (Settings → Actions → General → Workflow permissions of ${inputs.repository}, or ` +
-          'of its organization), or pass a GitHub App token (actions/create-github-app-token) or a fine-grained ' +
-          `personal access token as 'token'. Branch ${inputs.headBranch} is pushed: a re-run opens the pull request ` +
-          'without committing again.'
-      )
-    }
-    if (outcome.kind === 'invalid-head') {
-      throw new ConfigurationError(
-        `GitHub refused to open a pull request from '${inputs.headBranch}' into '${context.base}' (${outcome.message}): ` +
-          `the branch must exist and hold commits '${context.base}' lacks. Run bump-manifest with push: branch and ` +
-          `head-branch: ${inputs.headBranch} first, or check head-branch`
-      )
-    }
-    if (outcome.kind === 'created') {
-      const pull = outcome.pull
-      core.info(`Opened #${pull.number}: ${pull.url}`)
-      const autoMerge = await decorate(context, pull, plan.draft)
-      return result('created', pull, autoMerge)
-    }
-    // Another run opened it between our list and our create: update that one.
-    const again = await api.listOpenPulls(repo, inputs.headBranch, context.base)
-    kept = again[0]
-    if (!kept)
-      throw new ExternalError(`GitHub said a pull request from ${inputs.headBranch} exists, but lists none`)
-    plan = { ...plan, pulls: again }
-    const theirs = readStateBlock(kept.body)
-    if (theirs?.to.digest === plan.state.to.digest) {
-      const closed = await closeDuplicates(context, kept, again.slice(1))
-      return unchanged(kept, plan.state.to.digest, theirs, closed)
-    }
-  }
-
-  const before = readStateBlock(kept.body)
-  await api.updatePull(repo, kept.number, { title, body })
-  await api.comment(repo, kept.number, updateComment(before, plan.state))
-  await closeDuplicates(context, kept, plan.pulls.slice(1))
-  return result('updated', kept)
-}
-
-function updateComment(before: PromotionState | undefined, after: PromotionState): string {
-  const was = before ? ` (was ${code(reference(before.to))})` : ''
-  return (
-    `This pull request now proposes ${code(reference(after.to))}${was} for ${text(after.environment)}: ` +
-    `${code(after.to.digest)}. Approvals given before this change were for ${before ? 'the previous digest' : 'other content'}; ` +
-    'please review again.'
-  )
-}
-
-/** Labels, assignees, reviewers and auto-merge of a new pull request; refusals are warnings. */
-async function decorate(context: Context, pull: PullRequest, draft: boolean): Promise<boolean> {
-  const { inputs, api, repo } = context
-  if (inputs.labels.length > 0) await api.addLabels(repo, pull.number, inputs.labels)
-  if (inputs.assignees.length > 0) await api.addAssignees(repo, pull.number, inputs.assignees)
-  if (inputs.reviewers.length + inputs.teamReviewers.length > 0) {
-    const asked = await api.requestReviewers(repo, pull.number, inputs.reviewers, inputs.teamReviewers)
-    if (!asked.ok) {
-      core.warning(
-        `Could not request reviews from ${[...inputs.reviewers, ...inputs.teamReviewers.map(t => `team ${t}`)].join(', ')} ` +
-          `on #${pull.number}: ${asked.message}. The pull request stays open; check that they are collaborators.`
-      )
-    }
-  }
-  if (!inputs.autoMerge) return false
-  if (draft) {
-    core.warning(`Auto-merge not enabled on #${pull.number}: it is a draft`)
-    return false
-  }
-  const enabled = await api.enableAutoMerge(pull, inputs.autoMerge)
-  if (!enabled.ok) {
-    core.warning(
-      `Auto-merge (${inputs.autoMerge}) was refused for #${pull.number}: ${enabled.message}. The pull request stays ` +
-        'open for a person to merge; auto-merge needs "Allow auto-merge" in the repository settings and a branch ' +
-        'protection rule on the base that is not yet satisfied.'
-    )
-    return false
-  }
-  return true
-}
-
-/** Closes duplicates (older tools, by hand), keeping the oldest; returns how many were closed. */
-async function closeDuplicates(context: Context, kept: PullRequest, others: PullRequest[]): Promise<number> {
-  if (!context.inputs.closeSuperseded || others.length === 0) return 0
-  for (const other of others) {
-    await context.api.comment(
-      context.repo,
-      other.number,
-      `Closing as a duplicate of #${kept.number}, the promotion pull request for ${text(context.inputs.environment)} ` +
-        `and ${code(context.inputs.image)}.`
-    )
-    await context.api.updatePull(context.repo, other.number, { state: 'closed' })
-  }
-  return others.length
-}
-
-/** The source commits between the two images: their OCI labels, then the compare API of the source repository. */
-async function sourceCommits(
-  context: Context,
-  from: ImageVersion | undefined,
-  to: ImageVersion
-): Promise<SourceCommits> {
-  const unavailable = (reason: string): SourceCommits => ({ kind: 'unavailable', reason })
-  if (!from)
-    return unavailable('The image running before is not known: no single digest was pinned in paths.')
-  if (!from.source || !to.source || !from.revision || !to.revision) {
-    return unavailable(
-      'The images do not both carry the org.opencontainers.image.source and .revision labels, so the source commits between them are not known.'
-    )
-  }
-  const repository = githubRepository(to.source, context.serverUrl)
-  if (!repository || githubRepository(from.source, context.serverUrl) !== repository) {
-    return unavailable(
-      `The source ${to.source} is not a repository on ${context.serverUrl}; its commits are not listed.`
-    )
-  }
-  const revision = /^[0-9a-f]{7,40}$/
-  if (!revision.test(from.revision) || !revision.test(to.revision)) {
-    return unavailable('The revision labels are not commit hashes; the source commits are not listed.')
-  }
-  const sourceApi =
-    context.inputs.sourceToken === context.inputs.token
-      ? context.api
-      : context.deps.github(context.inputs.sourceToken, context.deps.env.GITHUB_API_URL).pulls
-  try {
-    const comparison = await sourceApi.compare(parseRepoName(repository), from.revision, to.revision)
-    return {
-      kind: 'listed',
-      repository,
-      compareUrl: `${context.serverUrl}/${repository}/compare/${from.revision}...${to.revision}`,
-      total: comparison.totalCommits,
-      commits: comparison.commits
-    }
-  } catch (error) {
-    core.warning(`Could not read the source commits of ${repository}: ${(error as Error).message}`)
-    return unavailable(
-      `The source repository ${repository} is not readable with the token given (source-token), so its commits are not listed.`
-    )
-  }
-}
-
-/** `owner/name` of a source label on this GitHub (`https://github.com/owner/name[.git]`), else undefined. */
-function githubRepository(source: string, serverUrl: string): string | undefined {
-  const prefix = `${serverUrl}/`
-  if (!source.startsWith(prefix)) return undefined
-  const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(source.slice(prefix.length))
-  return match ? `${match[1]}/${match[2]}` : undefined
 }

@@ -7,7 +7,7 @@ export function text(value: string): string {
     value
       .replace(/[\r\n\t]+/g, ' ')
       // ':' too: GitHub autolinks `https://…` in plain text.
-      .replace(/[\\`*_{}[\]()<>#!|~&:]/g, char => `\\${char}`)
+      .replace(/[\\`*_{}[\]<>#!|~&:]/g, char => `\\${char}`)
       // '@user' and '#123' notify and link; a zero-width joiner after '@' keeps it visible but inert.
       .replace(/@/g, '@\u2060')
       // Control characters and bidirectional overrides, which could make the shown text differ from what it is.

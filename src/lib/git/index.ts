@@ -35,6 +35,11 @@ export interface GitCommandManager {
    * commits since `since` to see them; undefined when that cannot be told. Optional: a stand-in need not count.
    */
   tryCountCommitsAfter?(branch: string, base: string, since: Date): Promise<number | undefined>
+  /**
+   * Replaces `branch` with HEAD only while it still points at `expected` (`--force-with-lease`): a commit pushed
+   * there meanwhile is `rejected`, never overwritten.
+   */
+  tryPushWithLease(branch: string, expected: string): Promise<PushResult>
   /** The working tree's changes against HEAD as a unified diff. */
   diff(): Promise<string>
   /** The branch checked out, or undefined on a detached HEAD. */
@@ -139,20 +144,13 @@ export function createGit(options: GitOptions): GitCommandManager {
       return (await git(['rev-parse', 'HEAD'], 'rev-parse')).stdout.trim()
     },
     async tryPush(branch) {
-      const result = await exec(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`])
-      if (result.exitCode === 0) return 'pushed'
-      const text = `${result.stdout}\n${result.stderr}`
-      // GH006: branch protection; GH013: repository rulesets.
-      if (/GH006|GH013|protected branch|repository rule violations/i.test(text)) return 'protected'
-      if (
-        /\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref/i.test(
-          text
-        )
-      ) {
-        return 'rejected'
-      }
-      throw new ExternalError(
-        `git push to ${branch} failed (exit code ${result.exitCode}):\n${lastLines(result, 12)}`
+      return pushResult(branch, await exec(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`]))
+    },
+    async tryPushWithLease(branch, expected) {
+      const lease = `--force-with-lease=refs/heads/${branch}:${expected}`
+      return pushResult(
+        branch,
+        await exec(['push', '--porcelain', lease, 'origin', `HEAD:refs/heads/${branch}`])
       )
     },
     async tryCountCommitsAfter(branch, base, since) {
@@ -203,4 +201,19 @@ export function createGit(options: GitOptions): GitCommandManager {
       return result.exitCode === 0 && result.stdout.trim() !== ''
     }
   }
+}
+
+function pushResult(branch: string, result: CommandResult): PushResult {
+  if (result.exitCode === 0) return 'pushed'
+  const text = `${result.stdout}\n${result.stderr}`
+  // GH006: branch protection; GH013: repository rulesets.
+  if (/GH006|GH013|protected branch|repository rule violations/i.test(text)) return 'protected'
+  if (
+    /\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref/i.test(text)
+  ) {
+    return 'rejected'
+  }
+  throw new ExternalError(
+    `git push to ${branch} failed (exit code ${result.exitCode}):\n${lastLines(result, 12)}`
+  )
 }

@@ -22,6 +22,8 @@ export type CreatePullOutcome =
   | { kind: 'actions-not-permitted'; message: string }
   /** 422: the head branch does not exist (or has nothing base lacks). */
   | { kind: 'invalid-head'; message: string }
+  /** 422: the base branch does not exist. */
+  | { kind: 'invalid-base'; message: string }
 
 /** A request GitHub refused without failing the promotion (reviewers, auto-merge). */
 export type Refusable = { ok: true } | { ok: false; message: string }
@@ -63,11 +65,15 @@ export interface PullRequestApi {
     number: number,
     change: { title?: string; body?: string; state?: 'closed' }
   ): Promise<void>
+  /** Whether the pull request merges into its base without conflicts; null while GitHub is still computing it. */
+  mergeable(repo: RepoName, number: number): Promise<boolean | null>
   comment(repo: RepoName, number: number, body: string): Promise<void>
   addLabels(repo: RepoName, number: number, labels: string[]): Promise<void>
   addAssignees(repo: RepoName, number: number, assignees: string[]): Promise<void>
   requestReviewers(repo: RepoName, number: number, reviewers: string[], teams: string[]): Promise<Refusable>
   enableAutoMerge(pull: PullRequest, method: 'merge' | 'squash' | 'rebase'): Promise<Refusable>
+  /** Turns a draft into a pull request ready for review. */
+  markReady(pull: PullRequest): Promise<void>
   /** Deletes a branch; false when it was already gone. */
   deleteBranch(repo: RepoName, branch: string): Promise<boolean>
   /** Commits of `base...head` (`head` may be `owner:branch` or a sha). */
@@ -184,6 +190,9 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
         if (status === 422 && /A pull request already exists/i.test(message)) return { kind: 'exists' }
         const errors = (error as { response?: { data?: { errors?: Array<{ field?: string }> } } }).response
           ?.data?.errors
+        if (status === 422 && errors?.some(entry => entry.field === 'base')) {
+          return { kind: 'invalid-base', message }
+        }
         if (
           status === 422 &&
           (errors?.some(entry => entry.field === 'head') || /No commits between/i.test(message))
@@ -200,6 +209,12 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
     updatePull: (repo, number, change) =>
       call(`updating pull request #${number}`, async octokit => {
         await octokit.rest.pulls.update({ ...repo, pull_number: number, ...change })
+      }),
+
+    mergeable: (repo, number) =>
+      call(`reading pull request #${number}`, async octokit => {
+        const { data } = await octokit.rest.pulls.get({ ...repo, pull_number: number })
+        return data.mergeable
       }),
 
     comment: (repo, number, body) =>
@@ -252,6 +267,16 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
         return fail(`enabling auto-merge on #${pull.number}`, error)
       }
     },
+
+    markReady: pull =>
+      call(`marking #${pull.number} ready for review`, async octokit => {
+        await octokit.graphql(
+          `mutation ($id: ID!) {
+            markPullRequestReadyForReview(input: { pullRequestId: $id }) { pullRequest { number } }
+          }`,
+          { id: pull.nodeId }
+        )
+      }),
 
     async deleteBranch(repo, branch) {
       const octokit = await client()

@@ -548,6 +548,12 @@ export const OPERATIONS: Record<string, Operation> = {
       if (!headSha) errors.push({ resource: 'PullRequest', field: 'head', code: 'invalid' })
       if (errors.length) throw validationFailed(errors)
       if (!head || !headSha || !baseSha) throw new Error('unreachable')
+      if (await repo.git.isAncestor(headSha, baseSha)) {
+        throw validationFailed([
+          { resource: 'PullRequest', code: 'custom', message: `No commits between ${base} and ${head}` }
+        ])
+      }
+      // Checked after the last await, so that two concurrent creates cannot both pass it (GitHub's is atomic).
       const existing = repo.pulls.find(
         pull => pull.state === 'open' && pull.head === head && pull.base === base
       )
@@ -558,11 +564,6 @@ export const OPERATIONS: Record<string, Operation> = {
             code: 'custom',
             message: `A pull request already exists for ${repo.owner.login}:${head}.`
           }
-        ])
-      }
-      if (await repo.git.isAncestor(headSha, baseSha)) {
-        throw validationFailed([
-          { resource: 'PullRequest', code: 'custom', message: `No commits between ${base} and ${head}` }
         ])
       }
       const id = hub.registry.id()

@@ -1,0 +1,149 @@
+// The head branch: the new pin on top of it, or the branch rebuilt from base; never a commit of someone else lost.
+import * as core from '@actions/core'
+import { ConfigurationError, ExternalError } from '../../lib/errors.js'
+import type { GitCommandManager } from '../../lib/git/index.js'
+import type { GitHubApi, PullRequest } from '../../lib/github/index.js'
+import { pinTree, type PinTreeResult } from '../../lib/manifest/index.js'
+import { commitMessage, sourceContext } from '../bump-manifest/commit-message.js'
+import { publish } from '../bump-manifest/publish.js'
+import type { Context } from './promotion.js'
+
+/** An `Image:` trailer: the commit was made by this action or bump-manifest. */
+export const OUR_TRAILER = /^Image: \S+@sha(256|512):[0-9a-f]+$/m
+
+/**
+ * How the head branch takes the new pin: on top of what it holds, or rebuilt from base when it conflicts with base
+ * and every commit on it is ours. A foreign commit on a conflicting branch stops the run: rebuilding would lose it.
+ */
+export async function planHead(
+  context: Context,
+  git: GitCommandManager,
+  kept: PullRequest | undefined
+): Promise<{ rebuildFrom?: string }> {
+  const { inputs } = context
+  const head = await git.fetch(inputs.headBranch)
+  if (!head || !kept) return {}
+  if ((await context.api.mergeable(context.repo, kept.number)) !== false) return {}
+  const comparison = await context.api.compare(context.repo, context.base, head)
+  const foreign = comparison.commits.find(commit => !OUR_TRAILER.test(commit.message))
+  if (foreign) {
+    throw new ConfigurationError(
+      `branch '${inputs.headBranch}' conflicts with '${context.base}' and holds commit ${foreign.sha} ` +
+        `("${foreign.message.split('\n')[0]}" by ${foreign.author || 'someone'}) that this action did not make, so it ` +
+        `will not rebuild the branch: resolve the conflict on #${kept.number} (merge ${context.base} into it), or ` +
+        'move that commit elsewhere and delete the branch, then re-run'
+    )
+  }
+  return { rebuildFrom: head }
+}
+
+/** Pins `paths` to the digest on the head branch through bump-manifest's commit path; returns the files changed. */
+export async function pinOnHead(
+  context: Context,
+  git: GitCommandManager,
+  commitApi: GitHubApi,
+  target: { digest: string; tag?: string }
+): Promise<string[]> {
+  const { inputs, deps } = context
+  const edit = editPaths(context, git, target)
+  const published = await publish({
+    git,
+    api: inputs.commitVia === 'api' ? commitApi : undefined,
+    repo: context.repo,
+    mode: 'branch',
+    commitVia: inputs.commitVia,
+    branch: context.base,
+    headBranch: inputs.headBranch,
+    message: promotionMessage(context, target),
+    author: inputs.author,
+    maxAttempts: 8,
+    apply: edit.apply,
+    sleep: deps.sleep,
+    log: line => core.info(line)
+  })
+  return edit.files(published.files)
+}
+
+/**
+ * Rebuilds the head branch from base with one commit: reset to base, edit, commit, push with a lease on the commit
+ * the branch was read at. Always through git: the API cannot replace a branch under a lease.
+ */
+export async function rebuildHead(
+  context: Context,
+  git: GitCommandManager,
+  target: { digest: string; tag?: string },
+  expected: string
+): Promise<string[]> {
+  const { inputs } = context
+  core.info(
+    `${inputs.headBranch} conflicts with ${context.base} and holds only our commits: rebuilding it from ${context.base}`
+  )
+  await git.resetHard(`refs/remotes/origin/${context.base}`)
+  const edit = editPaths(context, git, target)
+  const changed = await edit.apply()
+  if (changed.length === 0) {
+    throw new ExternalError(`${context.base} changed while rebuilding ${inputs.headBranch}: re-run`)
+  }
+  await git.commit(promotionMessage(context, target), inputs.author, changed)
+  const pushed = await git.tryPushWithLease(inputs.headBranch, expected)
+  if (pushed === 'protected') {
+    throw new ConfigurationError(`branch '${inputs.headBranch}' is protected: name a head-branch of its own`)
+  }
+  if (pushed === 'rejected') {
+    throw new ExternalError(
+      `${inputs.headBranch} moved while it was being rebuilt (someone pushed to it): nothing was overwritten; re-run`
+    )
+  }
+  return edit.files(changed)
+}
+
+function promotionMessage(context: Context, target: { digest: string; tag?: string }): string {
+  const { inputs, deps } = context
+  return commitMessage(inputs.commitMessage, {
+    image: inputs.image,
+    digest: target.digest,
+    tag: target.tag,
+    paths: inputs.paths,
+    ...sourceContext(deps.env)
+  })
+}
+
+/** The edit of `paths` (re-applied from scratch on each attempt), and the files it concerns. */
+function editPaths(
+  context: Context,
+  git: GitCommandManager,
+  target: { digest: string; tag?: string }
+): { apply: () => Promise<string[]>; files: (changed: string[]) => string[] } {
+  const { inputs } = context
+  let result: PinTreeResult | undefined
+  const apply = async (): Promise<string[]> => {
+    result = await pinTree({
+      root: git.cwd,
+      paths: inputs.paths,
+      request: {
+        image: inputs.image,
+        aliases: inputs.aliases,
+        digest: target.digest,
+        tag: target.tag,
+        helmPaths: inputs.helmPaths
+      },
+      write: true,
+      check: checked => {
+        const blocking = checked.errors.filter(error => error.kind !== 'encoding')
+        if (blocking.length > 0) {
+          throw new ConfigurationError(
+            `input 'paths': ${blocking.length} file(s) mention the image but could not be updated, so nothing was ` +
+              `changed: ${blocking
+                .slice(0, 5)
+                .map(error => error.message)
+                .join('; ')}`
+          )
+        }
+      }
+    })
+    return result.edited.map(file => file.file)
+  }
+  const files = (changed: string[]): string[] =>
+    [...new Set([...changed, ...(result?.unchanged ?? []).map(ref => ref.file)])].sort()
+  return { apply, files }
+}

@@ -1,0 +1,26 @@
+// What one run of open-promotion-pr works with and ends with, shared by its parts.
+import type { PullRequestApi, RepoName } from '../../lib/github/index.js'
+import type { PromotionInputs } from './inputs.js'
+import type { Collaborators } from './main.js'
+
+export type Operation = 'created' | 'updated' | 'unchanged' | 'closed' | 'skipped'
+
+export interface Result {
+  operation: Operation
+  pull?: { number: number; url: string }
+  headSha: string
+  verified: boolean
+  from?: string
+  to: string
+  files: string[]
+  autoMerge: boolean
+}
+
+export interface Context {
+  deps: Collaborators
+  inputs: PromotionInputs
+  repo: RepoName
+  api: PullRequestApi
+  base: string
+  serverUrl: string
+}

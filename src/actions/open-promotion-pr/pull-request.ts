@@ -1,0 +1,238 @@
+// The pull request: opened, updated, decorated, closed; duplicates closed keeping the oldest.
+import * as core from '@actions/core'
+import { ConfigurationError, ExternalError } from '../../lib/errors.js'
+import type { PullRequest } from '../../lib/github/index.js'
+import { shortDigest } from '../../lib/image-ref.js'
+import { reference, renderBody, type SourceCommits } from './body.js'
+import type { PromotionInputs } from './inputs.js'
+import { code, link, text } from './markdown.js'
+import { readStateBlock, type PromotionState } from './state-block.js'
+import { cleanPath } from './verification.js'
+import type { Context, Operation, Result } from './promotion.js'
+import { OUR_TRAILER } from './head-branch.js'
+
+/** Base already pins the digest: the pull request is not needed any more. */
+export async function closeUnneeded(context: Context, pulls: PullRequest[], digest: string): Promise<Result> {
+  const { inputs, api, repo } = context
+  if (pulls.length === 0) {
+    core.info(
+      `${context.base} already pins ${inputs.image}@${digest} in ${inputs.paths.join(', ')}: nothing to promote`
+    )
+    return {
+      operation: 'unchanged',
+      headSha: '',
+      verified: true,
+      to: digest,
+      from: digest,
+      files: [],
+      autoMerge: false
+    }
+  }
+  const [latest] = await api.listCommits(repo, context.base, {
+    path: cleanPath(inputs.paths[0] as string),
+    max: 1
+  })
+  const by = latest ? ` by ${latest.sha} (${latest.message.split('\n')[0]})` : ''
+  for (const pull of pulls) {
+    await api.comment(
+      repo,
+      pull.number,
+      `Closing: ${code(context.base)} already pins ${code(`${inputs.image}@${digest}`)} in ${text(inputs.environment)}` +
+        `${latest ? `, since commit ${link(latest.sha.slice(0, 12), latest.url)} (${text(latest.message.split('\n')[0] ?? '')})` : ''}. ` +
+        'This pull request is no longer needed.'
+    )
+    await api.updatePull(repo, pull.number, { state: 'closed' })
+  }
+  core.info(
+    `Closed ${pulls.map(pull => `#${pull.number}`).join(', ')}: ${context.base} already pins ${digest}${by}`
+  )
+  const comparison = await api
+    .compare(repo, context.base, `${repo.owner}:${inputs.headBranch}`)
+    .catch(() => undefined)
+  // Only a branch every commit of which is ours is deleted; someone else's commit keeps it.
+  if (comparison && comparison.commits.every(commit => OUR_TRAILER.test(commit.message))) {
+    await api.deleteBranch(repo, inputs.headBranch)
+  }
+  const kept = pulls[0] as PullRequest
+  return {
+    operation: 'closed',
+    pull: { number: kept.number, url: kept.url },
+    headSha: kept.headSha,
+    verified: true,
+    from: digest,
+    to: digest,
+    files: [],
+    autoMerge: false
+  }
+}
+
+export function unchanged(kept: PullRequest, digest: string, state: PromotionState, closed: number): Result {
+  core.info(
+    `#${kept.number} already proposes ${digest}: nothing to change${closed ? ` (closed ${closed} duplicate(s))` : ''}`
+  )
+  return {
+    operation: 'unchanged',
+    pull: { number: kept.number, url: kept.url },
+    headSha: kept.headSha,
+    verified: state.verification.verified,
+    from: state.from?.digest,
+    to: digest,
+    files: state.files,
+    autoMerge: false
+  }
+}
+
+function renderTitle(inputs: PromotionInputs, state: PromotionState): string {
+  const values: Record<string, string> = {
+    environment: inputs.environment,
+    image: inputs.image,
+    tag: state.to.tag ?? shortDigest(state.to.digest),
+    'short-digest': shortDigest(state.to.digest),
+    'from-environment': state.fromEnvironment ?? ''
+  }
+  return inputs.title.replace(/\{([a-z-]+)\}/g, (_whole, name: string) => values[name] ?? '').slice(0, 256)
+}
+
+/** Creates the pull request, or updates the one there is; labels, reviewers and auto-merge on creation. */
+export async function propose(
+  context: Context,
+  plan: { pulls: PullRequest[]; state: PromotionState; source: SourceCommits; draft: boolean }
+): Promise<Result> {
+  const { inputs, api, repo } = context
+  const title = renderTitle(inputs, plan.state)
+  const body = renderBody(plan.state, {
+    header: inputs.bodyHeader,
+    footer: inputs.bodyFooter,
+    source: plan.source
+  })
+  const result = (operation: Operation, pull: PullRequest, autoMerge = false): Result => ({
+    operation,
+    pull: { number: pull.number, url: pull.url },
+    headSha: pull.headSha,
+    verified: plan.state.verification.verified,
+    from: plan.state.from?.digest,
+    to: plan.state.to.digest,
+    files: plan.state.files,
+    autoMerge
+  })
+
+  let kept = plan.pulls[0]
+  if (!kept) {
+    const outcome = await api.createPull(repo, {
+      head: inputs.headBranch,
+      base: context.base,
+      title,
+      body,
+      draft: plan.draft
+    })
+    if (outcome.kind === 'actions-not-permitted') {
+      throw new ConfigurationError(
+        `GitHub refused to open the pull request: ${outcome.message} Turn on "Allow GitHub Actions to create and ` +
+          `approve pull requests" (Settings → Actions → General → Workflow permissions of ${inputs.repository}, or ` +
+          'of its organization), or pass a GitHub App token (actions/create-github-app-token) or a fine-grained ' +
+          `personal access token as 'token'. Branch ${inputs.headBranch} is pushed: a re-run opens the pull request ` +
+          'without committing again.'
+      )
+    }
+    if (outcome.kind === 'invalid-base') {
+      throw new ConfigurationError(
+        `branch '${context.base}' does not exist in ${inputs.repository} (${outcome.message}): check 'base'`
+      )
+    }
+    if (outcome.kind === 'invalid-head') {
+      throw new ConfigurationError(
+        `GitHub refused to open a pull request from '${inputs.headBranch}' into '${context.base}' (${outcome.message}): ` +
+          `the branch must exist and hold commits '${context.base}' lacks. Run bump-manifest with push: branch and ` +
+          `head-branch: ${inputs.headBranch} first, or check head-branch`
+      )
+    }
+    if (outcome.kind === 'created') {
+      const pull = outcome.pull
+      core.info(`Opened #${pull.number}: ${pull.url}`)
+      const autoMerge = await decorate(context, pull, plan.draft)
+      return result('created', pull, autoMerge)
+    }
+    // Another run opened it between our list and our create: update that one.
+    const again = await api.listOpenPulls(repo, inputs.headBranch, context.base)
+    kept = again[0]
+    if (!kept)
+      throw new ExternalError(`GitHub said a pull request from ${inputs.headBranch} exists, but lists none`)
+    plan = { ...plan, pulls: again }
+    const theirs = readStateBlock(kept.body)
+    if (theirs?.to.digest === plan.state.to.digest) {
+      const closed = await closeDuplicates(context, kept, again.slice(1))
+      return unchanged(kept, plan.state.to.digest, theirs, closed)
+    }
+  }
+
+  const before = readStateBlock(kept.body)
+  await api.updatePull(repo, kept.number, { title, body })
+  // A draft that waited for the upstream verification is ready once it passed (a draft asked for stays one).
+  const nowReady = kept.draft && !plan.draft && before?.verification.verified === false
+  if (nowReady) await api.markReady(kept)
+  await api.comment(repo, kept.number, updateComment(before, plan.state))
+  await closeDuplicates(context, kept, plan.pulls.slice(1))
+  return result('updated', kept)
+}
+
+function updateComment(before: PromotionState | undefined, after: PromotionState): string {
+  if (before && before.to.digest === after.to.digest && after.verification.verified) {
+    return `${code(reference(after.to))} is now verified upstream; this pull request is ready for review.`
+  }
+  const was = before ? ` (was ${code(reference(before.to))})` : ''
+  return (
+    `This pull request now proposes ${code(reference(after.to))}${was} for ${text(after.environment)}: ` +
+    `${code(after.to.digest)}. Approvals given before this change were for ${before ? 'the previous digest' : 'other content'}; ` +
+    'please review again.'
+  )
+}
+
+/** Labels, assignees, reviewers and auto-merge of a new pull request; refusals are warnings. */
+async function decorate(context: Context, pull: PullRequest, draft: boolean): Promise<boolean> {
+  const { inputs, api, repo } = context
+  if (inputs.labels.length > 0) await api.addLabels(repo, pull.number, inputs.labels)
+  if (inputs.assignees.length > 0) await api.addAssignees(repo, pull.number, inputs.assignees)
+  if (inputs.reviewers.length + inputs.teamReviewers.length > 0) {
+    const asked = await api.requestReviewers(repo, pull.number, inputs.reviewers, inputs.teamReviewers)
+    if (!asked.ok) {
+      core.warning(
+        `Could not request reviews from ${[...inputs.reviewers, ...inputs.teamReviewers.map(t => `team ${t}`)].join(', ')} ` +
+          `on #${pull.number}: ${asked.message}. The pull request stays open; check that they are collaborators.`
+      )
+    }
+  }
+  if (!inputs.autoMerge) return false
+  if (draft) {
+    core.warning(`Auto-merge not enabled on #${pull.number}: it is a draft`)
+    return false
+  }
+  const enabled = await api.enableAutoMerge(pull, inputs.autoMerge)
+  if (!enabled.ok) {
+    core.warning(
+      `Auto-merge (${inputs.autoMerge}) was refused for #${pull.number}: ${enabled.message}. The pull request stays ` +
+        'open for a person to merge; auto-merge needs "Allow auto-merge" in the repository settings and a branch ' +
+        'protection rule on the base that is not yet satisfied.'
+    )
+    return false
+  }
+  return true
+}
+
+/** Closes duplicates (older tools, by hand), keeping the oldest; returns how many were closed. */
+export async function closeDuplicates(
+  context: Context,
+  kept: PullRequest,
+  others: PullRequest[]
+): Promise<number> {
+  if (!context.inputs.closeSuperseded || others.length === 0) return 0
+  for (const other of others) {
+    await context.api.comment(
+      context.repo,
+      other.number,
+      `Closing as a duplicate of #${kept.number}, the promotion pull request for ${text(context.inputs.environment)} ` +
+        `and ${code(context.inputs.image)}.`
+    )
+    await context.api.updatePull(context.repo, other.number, { state: 'closed' })
+  }
+  return others.length
+}
