@@ -317,7 +317,7 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     const run = await gate({ report: fixture('trivy-mixed.json') })
     expect(run.error).toBeInstanceOf(ReportError)
     expect((run.error as Error).message).toBe(
-      `the report is for another image: it records sha256:${'a1'.repeat(32)}, not ${image.digest}`
+      `the report is for another image: it records 'sha256:${'a1'.repeat(32)}', not ${image.digest}`
     )
     expect(run.outputs.decision).toBeUndefined()
   })

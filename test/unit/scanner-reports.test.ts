@@ -34,7 +34,11 @@ describe('Trivy JSON (SchemaVersion 2)', () => {
     expect(report.format).toBe('trivy')
     expect(report.scanner.name).toBe('trivy')
     expect(report.findings).toHaveLength(13)
-    expect(report.artifact).toEqual({ name: `${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`, digests: [FIXTURE_DIGEST] })
+    expect(report.artifact).toEqual({
+      name: `${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`,
+      digests: [FIXTURE_DIGEST],
+      references: [`${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`, `${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`]
+    })
   })
 
   it('maps every Trivy Status, FixedVersion or its absence, and UNKNOWN severity', () => {
@@ -240,9 +244,9 @@ describe('fail closed', () => {
     ['not JSON at all', 'Error: failed to scan image', 'is not valid JSON'],
     ['a number', '42', 'is the number 42, not a scanner report'],
     [
-      'Trivy without ArtifactName',
-      '{"SchemaVersion": 2}',
-      'ArtifactName is missing; a Trivy report names what it scanned'
+      'Trivy with an ArtifactName that is not a string',
+      '{"SchemaVersion": 2, "ArtifactName": 7}',
+      'ArtifactName is the number 7; expected a string'
     ],
     ['an unknown object', '{"findings": []}', "unrecognised format (top-level keys 'findings')"],
     [

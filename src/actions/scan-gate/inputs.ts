@@ -6,11 +6,13 @@ import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Credentials } from '../../lib/registry/index.js'
 import { parseSeverity, SEVERITIES, type Severity } from '../../lib/scanner/finding.js'
 import { SCANNERS, type ScannerName } from '../../lib/scanner/releases.js'
+import { REPORT_SUBJECT_MODES, type ReportSubjectMode } from './report-subject.js'
 
 export const INPUTS = [
   'image-ref',
   'allow-mutable',
   'report',
+  'report-subject',
   'scanner',
   'scanner-version',
   'scanner-url',
@@ -48,6 +50,8 @@ export interface GateInputs {
   allowMutable: boolean
   /** Absolute path of a report to judge instead of running a scanner. */
   report?: string
+  /** Whether a report that records no image is refused (`verify`) or accepted on purpose (`trust`). */
+  reportSubject: ReportSubjectMode
   scanner: ScannerName
   scannerVersion?: string
   scannerUrl?: string
@@ -120,6 +124,7 @@ export async function readInputs(source: InputSource, workspace: string): Promis
     imageRef,
     allowMutable,
     report,
+    reportSubject: read.oneOf('report-subject', REPORT_SUBJECT_MODES, 'verify'),
     scanner: read.oneOf('scanner', SCANNERS, 'trivy'),
     scannerVersion: read.optional('scanner-version') || undefined,
     scannerUrl,

@@ -3,9 +3,8 @@ import { appendSummary } from '../../lib/summary.js'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { errorMessage } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
-import { formatImageRef, type ImageRef } from '../../lib/image-ref.js'
+import { formatImageRef } from '../../lib/image-ref.js'
 import { runAction } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import {
@@ -20,18 +19,18 @@ import {
   createRegistryClient,
   platformManifests,
   type CredentialsResolver,
-  type RegistryClient,
-  type RegistryRef
+  type RegistryClient
 } from '../../lib/registry/index.js'
 import { readReport } from '../../lib/scanner/detect.js'
 import { sha256File } from '../../lib/scanner/file-digest.js'
-import { ReportError, type ScanReport } from '../../lib/scanner/finding.js'
+import type { ScanReport } from '../../lib/scanner/finding.js'
 import { installScanner, type InstalledScanner, type InstallOptions } from '../../lib/scanner/install.js'
 import { scanImage, type ScanLog } from '../../lib/scanner/run.js'
 import { toSarif } from '../../lib/scanner/sarif-output.js'
 import { attachVerdict, type AttachedVerdict, type Verdict } from '../../lib/verdict/index.js'
 import { readInputs, type OutputName } from './inputs.js'
 import { writeNormalisedReport } from './normalised-report.js'
+import { checkReportSubject } from './report-subject.js'
 import { summaryOf } from './summary.js'
 
 /** What the gate needs from a registry: resolving tags, reading manifests, and attaching a verdict. */
@@ -153,7 +152,12 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     report.scanner.version ??= tool.version
     source = `${tool.name} ${tool.version} run by this action${tool.fromCache ? ' (from the tool cache)' : ''}`
   }
-  const subjectCheck = await checkReportSubject(report, digest, registry, subject)
+  const subjectCheck = await checkReportSubject(report, subject, inputs.reportSubject, async () =>
+    platformManifests(await registry.getManifest({ ...subject, tag: undefined })).map(p => p.digest)
+  )
+  if (subjectCheck.how === 'trusted' || subjectCheck.how === 'repository') {
+    core.warning(`the report ${subjectCheck.text}`)
+  }
 
   let baselineKeys: Set<string> | undefined
   let baselineText: string | undefined
@@ -198,7 +202,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     report,
     evaluation,
     policy,
-    policyDigest: digestOfPolicy
+    policyDigest: digestOfPolicy,
+    subject: subjectCheck
   })
 
   if (inputs.sarif) {
@@ -220,6 +225,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       schemaVersion: 1,
       decision: evaluation.decision,
       subject: { name: imageName, digest },
+      reportSubject: subjectCheck.how,
       blocking: evaluation.blocking,
       counts: evaluation.counts,
       policy: {
@@ -283,40 +289,4 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     core.warning(`scan-gate would block ${headline}; not failing the job because fail: false`)
   }
   return evaluation
-}
-
-/**
- * A report that records image digests must record this one (or, for an index, one of its platform images):
- * a report of another image is an error, not a pass. Returns how the subject was checked, for the summary.
- */
-async function checkReportSubject(
-  report: ScanReport,
-  digest: string,
-  registry: Pick<GateRegistry, 'getManifest'>,
-  ref: RegistryRef & Pick<ImageRef, 'registry' | 'repository'>
-): Promise<string> {
-  const recorded = report.artifact.digests
-  if (recorded.length === 0) {
-    core.notice(
-      'the report records no image digest, so it cannot be checked against the image: it is trusted as given'
-    )
-    return 'not recorded in the report (trusted as given)'
-  }
-  if (recorded.includes(digest)) return `matches ${digest}`
-  let platforms: string[]
-  try {
-    platforms = platformManifests(await registry.getManifest({ ...ref, tag: undefined, digest })).map(
-      p => p.digest
-    )
-  } catch (error) {
-    throw new ReportError(
-      `the report is for another image: it records ${recorded.join(', ')}, not ${digest} ` +
-        `(and whether those are platform images of it could not be checked: ${errorMessage(error)})`
-    )
-  }
-  const platform = recorded.find(entry => platforms.includes(entry))
-  if (platform) return `records ${platform}, a platform image of ${digest}`
-  throw new ReportError(
-    `the report is for another image: it records ${recorded.join(', ')}, not ${digest}${platforms.length ? ' nor one of its platform images' : ''}`
-  )
 }

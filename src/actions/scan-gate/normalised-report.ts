@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs'
 import type { Evaluation, Policy } from '../../lib/policy/evaluate.js'
 import { SEVERITIES, type ScanReport } from '../../lib/scanner/finding.js'
+import type { SubjectCheck } from './report-subject.js'
 
 const LINES_PER_WRITE = 2000
 
@@ -10,12 +11,20 @@ const LINES_PER_WRITE = 2000
  */
 export async function writeNormalisedReport(
   file: string,
-  facts: { image: string; report: ScanReport; evaluation: Evaluation; policy: Policy; policyDigest: string }
+  facts: {
+    image: string
+    report: ScanReport
+    evaluation: Evaluation
+    policy: Policy
+    policyDigest: string
+    subject: SubjectCheck
+  }
 ): Promise<void> {
   const { report, evaluation, policy } = facts
   const head = {
     schemaVersion: 1,
     image: facts.image,
+    reportSubject: facts.subject,
     decision: evaluation.decision,
     reasons: evaluation.reasons,
     blocking: evaluation.blocking,

@@ -1,6 +1,7 @@
 import type { Evaluation, Judgement, Policy } from '../../lib/policy/evaluate.js'
 import { advisoryUrl, SEVERITIES, type Finding, type ScanReport } from '../../lib/scanner/finding.js'
 import { cell, code, keyValueTable, table } from '../../lib/summary.js'
+import type { SubjectCheck } from './report-subject.js'
 
 /** Rows per findings table: the summary must stay far below the runner's 1 MiB limit. */
 export const SUMMARY_ROWS = 50
@@ -17,7 +18,7 @@ export interface SummaryFacts {
   fail: boolean
   verdictRef?: string
   baseline?: string
-  subjectCheck: string
+  subjectCheck: SubjectCheck
 }
 
 /** The job summary: decision banner, counts, the blocking findings, what was suppressed and why, expired ignores. */
@@ -53,7 +54,11 @@ export function summaryOf(facts: SummaryFacts): string {
   const baseline = by('baseline')
   const allowed = by('allowed')
 
-  let body = `${banner}${counts}\n`
+  const trust =
+    facts.subjectCheck.how === 'trusted'
+      ? '> [!WARNING]\n> The report does not name the image it is of: its subject was taken on trust (`report-subject: trust`).\n\n'
+      : ''
+  let body = `${banner}${trust}${counts}\n`
   if (blocking.length) {
     body +=
       `### Blocking findings (${blocking.length})\n\n` +
@@ -124,7 +129,7 @@ export function summaryOf(facts: SummaryFacts): string {
         'Report format',
         `${facts.report.format} (${facts.report.scanner.name}${facts.report.scanner.version ? ` ${facts.report.scanner.version}` : ''})`
       ],
-      ['Report subject', facts.subjectCheck],
+      ['Report subject', cell(facts.subjectCheck.text)],
       ['Threshold', `${policy.severity} and above block`],
       ['ignore-unfixed', String(policy.ignoreUnfixed)],
       ['max', max || undefined],

@@ -120,6 +120,7 @@ export function createSarifCollector(): ReportCollector {
       const findings: Finding[] = []
       const suppressed: ScannerSuppression[] = []
       const digests = new Set<string>()
+      const references: string[] = []
       let name: string | undefined
       let scanner: { name: string; version?: string } | undefined
       runs.forEach((entry, index) => {
@@ -134,11 +135,13 @@ export function createSarifCollector(): ReportCollector {
           const properties = Fields.of(entry.properties, `runs[${index}].properties`)
           const imageName = properties.optionalString('imageName')
           name ??= imageName || undefined
-          for (const reference of [
+          const recorded = [
+            imageName,
             ...properties.strings('repoDigests'),
-            properties.optionalString('imageDigest'),
-            imageName
-          ]) {
+            ...properties.strings('repoTags')
+          ].filter(reference => reference !== '')
+          references.push(...recorded)
+          for (const reference of [...recorded, properties.optionalString('imageDigest')]) {
             const digest = digestOf(reference)
             if (digest) digests.add(digest)
           }
@@ -158,7 +161,7 @@ export function createSarifCollector(): ReportCollector {
       return {
         format: 'sarif',
         scanner: scanner ?? { name: 'unknown' },
-        artifact: { name, digests: [...digests] },
+        artifact: { name, digests: [...digests], references },
         findings,
         suppressed
       }

@@ -131,25 +131,29 @@ export function createTrivyCollector(): ReportCollector {
           `Trivy SchemaVersion ${describe(top.SchemaVersion)} is not supported: only SchemaVersion 2 (Trivy 0.20 and later) and the legacy array`
         )
       }
-      if (!legacy && (typeof top.ArtifactName !== 'string' || top.ArtifactName === '')) {
-        // Trivy always names what it scanned; a report without it was not written by Trivy as it is.
-        throw new ReportError(
-          `ArtifactName is ${describe(top.ArtifactName)}; a Trivy report names what it scanned`
-        )
+      // ArtifactName is `omitempty` in Trivy's Report: a report without it is well-formed; whether it says which
+      // image it is of is the subject check's question (report-subject), not the parser's.
+      if (!legacy && top.ArtifactName !== undefined && typeof top.ArtifactName !== 'string') {
+        throw new ReportError(`ArtifactName is ${describe(top.ArtifactName)}; expected a string`)
       }
       findings.forEach((finding, i) => (finding.target = targets.get(resultOf[i] as number)))
       suppressed.forEach((entry, i) => (entry.finding.target = targets.get(suppressedOf[i] as number)))
       const digests = new Set<string>()
+      const references: string[] = []
       let version: string | undefined
       if (!legacy) {
-        const artifact = digestOf(top.ArtifactName)
-        if (artifact) digests.add(artifact)
+        // ArtifactName names an image only for image scans: `trivy fs app` writes the directory `app` there.
+        const image = top.ArtifactType === undefined || top.ArtifactType === 'container_image'
+        if (image && typeof top.ArtifactName === 'string' && top.ArtifactName !== '') {
+          references.push(top.ArtifactName)
+        }
         if (top.Metadata !== undefined && top.Metadata !== null) {
           const metadata = Fields.of(top.Metadata, 'Metadata')
-          for (const reference of metadata.strings('RepoDigests')) {
-            const digest = digestOf(reference)
-            if (digest) digests.add(digest)
-          }
+          references.push(...metadata.strings('RepoDigests'), ...metadata.strings('RepoTags'))
+        }
+        for (const reference of references) {
+          const digest = digestOf(reference)
+          if (digest) digests.add(digest)
         }
         if (isRecord(top.Trivy) && typeof top.Trivy.Version === 'string') version = top.Trivy.Version
       }
@@ -157,8 +161,10 @@ export function createTrivyCollector(): ReportCollector {
         format: legacy ? 'trivy-legacy' : 'trivy',
         scanner: { name: 'trivy', version },
         artifact: {
-          name: typeof top.ArtifactName === 'string' ? top.ArtifactName : undefined,
-          digests: [...digests]
+          name:
+            typeof top.ArtifactName === 'string' && top.ArtifactName !== '' ? top.ArtifactName : undefined,
+          digests: [...digests],
+          references
         },
         findings,
         suppressed

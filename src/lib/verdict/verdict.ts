@@ -20,6 +20,11 @@ export interface Verdict {
   decision: 'pass' | 'fail'
   /** The scanned image manifest. */
   subject: { name: string; digest: string }
+  /**
+   * How the report was tied to the subject: it records the digest (or a platform image's), only the repository,
+   * or nothing and was taken on trust (`report-subject: trust`). Absent in verdicts written before it existed.
+   */
+  reportSubject?: 'digest' | 'platform' | 'repository' | 'trusted'
   blocking: number
   counts: Record<Severity, VerdictCounts>
   policy: {
