@@ -229,6 +229,53 @@ describe('SARIF 2.1.0', () => {
   })
 })
 
+describe('fields the scanners omit or null are not malformed', () => {
+  const trivy = JSON.parse(read('trivy-mixed.json'))
+  const grype = JSON.parse(read('grype-mixed.json'))
+
+  it.each([
+    ['absent', undefined],
+    ['null', null],
+    ['empty', '']
+  ])('a Grype match whose vulnerability.severity is %s is an unknown finding', (_name, severity) => {
+    const copy = structuredClone(grype)
+    if (severity === undefined) delete copy.matches[0].vulnerability.severity
+    else copy.matches[0].vulnerability.severity = severity
+    const report = parseReport(JSON.stringify(copy))
+    expect(report.findings).toHaveLength(grype.matches.length)
+    expect(report.findings[0]?.severity).toBe('unknown')
+    expect(report.findings[0]?.id).toBe(grype.matches[0].vulnerability.id)
+  })
+
+  it('a Grype match without metadata (fix.state "", no versions, no dataSource) reads as unknown and unfixed', () => {
+    const copy = structuredClone(grype)
+    copy.matches[0].vulnerability = {
+      id: 'CVE-2024-9999',
+      dataSource: '',
+      fix: { versions: null, state: '' }
+    }
+    const finding = parseReport(JSON.stringify(copy)).findings[0]
+    expect(finding && brief(finding)).toEqual([
+      'CVE-2024-9999',
+      finding?.package,
+      'unknown',
+      false,
+      'unknown',
+      ''
+    ])
+  })
+
+  it.each([
+    ['absent', undefined],
+    ['empty', '']
+  ])('a Trivy vulnerability whose Severity is %s (omitempty) is an unknown finding', (_name, severity) => {
+    const copy = structuredClone(trivy)
+    if (severity === undefined) delete copy.Results[0].Vulnerabilities[0].Severity
+    else copy.Results[0].Vulnerabilities[0].Severity = severity
+    expect(parseReport(JSON.stringify(copy)).findings[0]?.severity).toBe('unknown')
+  })
+})
+
 describe('fail closed', () => {
   const trivy = JSON.parse(read('trivy-mixed.json'))
   const mutate = (change: (report: typeof trivy) => void): string => {
@@ -259,7 +306,26 @@ describe('fail closed', () => {
       mutate(r => (r.Results[0].Vulnerabilities[2].Severity = 'SEVERE')),
       'has Severity the string "SEVERE"'
     ],
-    ['no severity', mutate(r => delete r.Results[0].Vulnerabilities[0].Severity), 'has Severity missing'],
+    [
+      'a severity that is a number',
+      mutate(r => (r.Results[0].Vulnerabilities[0].Severity = 3)),
+      'Severity is the number 3; expected a string'
+    ],
+    [
+      'no package name',
+      mutate(r => delete r.Results[0].Vulnerabilities[0].PkgName),
+      'Results[0].Vulnerabilities[0].PkgName is missing'
+    ],
+    [
+      'a Grype severity Grype does not have',
+      read('grype-mixed.json').replace('"severity": "High"', '"severity": "Severe"'),
+      'has severity the string "Severe"'
+    ],
+    [
+      'a Grype match without a package name',
+      JSON.stringify({ matches: [{ vulnerability: { id: 'CVE-2024-1' }, artifact: {} }], source: null }),
+      'matches[0].artifact.name is missing'
+    ],
     [
       'an unknown Status',
       mutate(r => (r.Results[0].Vulnerabilities[0].Status = 'patched')),

@@ -96,7 +96,17 @@ export function createGrypeCollector(): ReportCollector {
   }
 }
 
-/** One entry of `matches`. */
+/**
+ * One entry of `matches` (Grype's `models.Match`: vulnerability, artifact, relatedVulnerabilities and matchDetails
+ * are struct fields without `omitempty`, so Grype always writes them):
+ * - vulnerability, artifact: required; a match without them is not Grype's output.
+ * - vulnerability.id: required (`json:"id"`); ignores, VEX, the baseline and the summary key on it.
+ * - artifact.name: required (`json:"name"`); package-scoped ignores and the baseline key on it.
+ * - vulnerability.severity: `omitempty`, and null in real reports (NVD CPE matches without metadata): absent, null
+ *   or empty is `unknown` (counted, shown, blocking at threshold unknown). A word that is no severity is refused.
+ * - vulnerability.fix.state: `json:"state"`, but "" when Grype has no metadata: "" is `unknown`; another word is
+ *   refused, since it decides `fixable`. fix.versions, urls, dataSource, locations, purl: optional, shown only.
+ */
 export function grypeFinding(value: unknown, where: string): Finding {
   const match = Fields.of(value, where, 'a match object')
   const vulnerability = match.object('vulnerability')
@@ -104,7 +114,8 @@ export function grypeFinding(value: unknown, where: string): Finding {
   if (!vulnerability) throw new ReportError(`${where}.vulnerability is missing`)
   if (!artifact) throw new ReportError(`${where}.artifact is missing`)
   const id = vulnerability.string('id')
-  const severity = parseSeverity(vulnerability.raw.severity)
+  const severityText = vulnerability.optionalString('severity')
+  const severity = severityText === '' ? 'unknown' : parseSeverity(severityText)
   if (!severity) {
     throw new ReportError(
       `${where} (${id}) has severity ${describe(vulnerability.raw.severity)}; expected Critical, High, Medium, Low, Negligible or Unknown`

@@ -113,6 +113,8 @@ export function createSarifCollector(): ReportCollector {
     recognises: root => root.kind === 'object' && root.keys.includes('runs') && root.keys.includes('version'),
 
     finish() {
+      // version and runs are required by the SARIF 2.1.0 schema; so are tool.driver.name (the scanner, shown and
+      // attached with the verdict) and each rule's id (results name their rule by it).
       if (top.version !== '2.1.0') {
         throw new ReportError(`SARIF version ${describe(top.version)} is not supported: only 2.1.0`)
       }

@@ -126,6 +126,8 @@ export function createTrivyCollector(): ReportCollector {
 
     finish(root: ReportRoot) {
       const legacy = root.kind !== 'object'
+      // SchemaVersion (`omitempty`, but written as 2 by every Trivy since 0.20) is what tells this format from its
+      // successors: another value could mean fields moved, so it is refused rather than half read.
       if (!legacy && top.SchemaVersion !== 2) {
         throw new ReportError(
           `Trivy SchemaVersion ${describe(top.SchemaVersion)} is not supported: only SchemaVersion 2 (Trivy 0.20 and later) and the legacy array`
@@ -178,11 +180,23 @@ function isLegacyRoot(root: Pick<ReportRoot, 'kind' | 'scalar'>): boolean {
   return root.kind === 'array' || (root.kind === 'scalar' && root.scalar === null)
 }
 
-/** One entry of a result's `Vulnerabilities`. */
+/**
+ * One entry of a result's `Vulnerabilities` (Trivy's `types.DetectedVulnerability`, which embeds trivy-db's
+ * `types.Vulnerability`). Every field there is `json:",omitempty"`, so each requirement below is the gate's:
+ * - VulnerabilityID: required. Ignores, VEX, the baseline and the summary all key on it; Trivy fills it for every
+ *   detection, and a finding without one could match nothing and be explained to no one.
+ * - PkgName: required. Package-scoped ignores and the baseline key on it; Trivy sets it for every detection (it
+ *   found the vulnerability through the package), so an empty one is a report not written by Trivy.
+ * - Severity: optional; empty or absent is `unknown` (trivy-db omits it when no source grades the advisory). A
+ *   word that is not a severity is refused: reading it as unknown would let a typo lower the grade.
+ * - Status: optional (absent before Trivy 0.40); a word outside Trivy's list is refused, since it decides `fixable`.
+ * - FixedVersion, InstalledVersion, PkgPath, PrimaryURL, Title, VendorIDs, PkgIdentifier.PURL: optional, shown only.
+ */
 export function trivyFinding(value: unknown, where: string): Finding {
   const v = Fields.of(value, where, 'a vulnerability object')
   const id = v.string('VulnerabilityID')
-  const severity = parseSeverity(v.raw.Severity)
+  const severityText = v.optionalString('Severity')
+  const severity = severityText === '' ? 'unknown' : parseSeverity(severityText)
   if (!severity) {
     throw new ReportError(
       `${where} (${id}) has Severity ${describe(v.raw.Severity)}; expected CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN`
