@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { scanGate, type Collaborators } from '../../src/actions/scan-gate/main.js'
@@ -314,7 +314,8 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
   })
 
   it('refuses a report of another image (it records a different digest)', async () => {
-    const run = await gate({ report: fixture('trivy-mixed.json') })
+    await copyFile(fixture('trivy-mixed.json'), join(workspace, 'trivy-mixed.json'))
+    const run = await gate({ report: 'trivy-mixed.json' })
     expect(run.error).toBeInstanceOf(ReportError)
     expect((run.error as Error).message).toBe(
       `the report is for another image: it records 'sha256:${'a1'.repeat(32)}', not ${image.digest}`
@@ -353,6 +354,18 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
       expect(run.outputs.decision).toBeUndefined()
     }
   )
+
+  it('stops a scanner that does not finish within the timeout, and fails saying so (stand-in hang)', async () => {
+    process.env.STANDIN_MODE = 'hang'
+    const started = Date.now()
+    const run = await gate({ timeout: '2s' })
+    expect(run.error).toBeInstanceOf(ExternalError)
+    expect((run.error as Error).message).toMatch(
+      /^scanner failed: trivy did not finish within 2s and was stopped; raise the timeout input/
+    )
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(run.outputs.decision).toBeUndefined()
+  })
 
   it('decides from a complete report even when the scanner exits non-zero (stand-in exit-1)', async () => {
     process.env.STANDIN_MODE = 'exit-1'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readInputs } from '../../src/actions/scan-gate/inputs.js'
@@ -14,6 +14,9 @@ beforeAll(async () => {
   workspace = await mkdtemp(join(tmpdir(), 'gate-inputs-'))
   await writeFile(join(workspace, 'report.json'), '{}')
   await writeFile(join(workspace, 'prod.json'), '{}')
+  await mkdir(join(workspace, 'dir'))
+  // A directory committed as a symlink out of the workspace: writing through it would land outside.
+  await symlink(tmpdir(), join(workspace, 'escape'))
 })
 afterAll(() => rm(workspace, { recursive: true, force: true }))
 
@@ -60,7 +63,19 @@ describe('scan-gate inputs', () => {
     [{ severity: 'severe' }, "input 'severity' must be one of critical, high, medium, low, unknown"],
     [{ severity: 'negligible' }, "input 'severity' must be one of"],
     [{ scanner: 'snyk' }, "input 'scanner' must be one of trivy, grype"],
-    [{ report: 'missing.json' }, "input 'report': 'missing.json' is not a file"],
+    [{ report: 'missing.json' }, "input 'report': 'missing.json' does not exist"],
+    [{ report: '/etc/hostname' }, "input 'report': '/etc/hostname' resolves outside the workspace"],
+    [{ report: 'dir' }, "input 'report': 'dir' is not a regular file"],
+    [{ baseline: '/etc/hostname' }, "input 'baseline': '/etc/hostname' resolves outside the workspace"],
+    [{ sarif: '/proc/self/fd/1' }, "input 'sarif': '/proc/self/fd' resolves outside the workspace"],
+    [{ sarif: 'escape/out.sarif' }, "escape' resolves outside the workspace"],
+    [{ 'report-subject': 'maybe' }, "input 'report-subject' must be one of verify, trust"],
+    [
+      { timeout: '0s' },
+      "input 'timeout' must be a duration such as 90s, 20m or 2h (from 1s to 24h); got '0s'"
+    ],
+    [{ timeout: '20' }, "input 'timeout' must be a duration"],
+    [{ timeout: '25h' }, "input 'timeout' must be a duration"],
     [{ baseline: 'reports/prod.json' }, "input 'baseline': the report 'reports/prod.json' does not exist"],
     [{ baseline: 'Not An Image' }, "input 'baseline': 'Not An Image' is neither a report file"],
     [{ 'registry-username': 'bot' }, "inputs 'registry-username' and 'registry-password' go together"],
@@ -83,7 +98,9 @@ describe('scan-gate inputs', () => {
     expect(read.report).toBe(join(workspace, 'report.json'))
     expect(read.vex).toEqual([join(workspace, 'a.vex.json'), join(workspace, 'b.vex.json')])
     expect(read.baseline).toEqual({ kind: 'report', path: join(workspace, 'prod.json'), text: 'prod.json' })
-    expect(read.sarif).toBe(join(workspace, 'out/scan.sarif'))
+    expect(read.sarif?.path).toBe(join(workspace, 'out/scan.sarif'))
+    expect([read.reportSubject, read.timeoutMs]).toEqual(['verify', 20 * 60_000])
+    expect((await inputs({ timeout: '90s', 'report-subject': 'trust' })).timeoutMs).toBe(90_000)
     expect([read.severity, read.ignoreUnfixed]).toEqual(['critical', false])
     const image = await inputs({ baseline: 'ghcr.io/o/app:production' })
     expect(image.baseline).toMatchObject({ kind: 'image', ref: { repository: 'o/app', tag: 'production' } })
@@ -158,7 +175,8 @@ describe('scanner command line', () => {
     image: `ghcr.io/o/app@${DIGEST}`,
     registry: 'ghcr.io',
     credentials: { username: 'bot', password: 's3cret-Pass' },
-    workDir: '/w'
+    workDir: '/w',
+    timeoutMs: 60_000
   }
 
   it('trivy: JSON to a file, by digest, credentials only in the environment', () => {

@@ -391,7 +391,7 @@ describe('fail closed', () => {
       await writeFile(join(dir, 'empty.json'), '')
       await expect(readReport(join(dir, 'empty.json'))).rejects.toThrow('is empty (0 bytes)')
       await expect(readReport(join(dir, 'missing.json'))).rejects.toThrow('cannot be read')
-      await expect(readReport(dir)).rejects.toThrow('cannot be read: it is not a regular file')
+      await expect(readReport(dir)).rejects.toThrow('is not a regular file')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

@@ -6,6 +6,8 @@ import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Credentials } from '../../lib/registry/index.js'
 import { parseSeverity, SEVERITIES, type Severity } from '../../lib/scanner/finding.js'
 import { SCANNERS, type ScannerName } from '../../lib/scanner/releases.js'
+import { resolveInside } from '../../lib/workspace-files.js'
+import { planOutputFile, type OutputFile } from './output-file.js'
 import { REPORT_SUBJECT_MODES, type ReportSubjectMode } from './report-subject.js'
 
 export const INPUTS = [
@@ -25,7 +27,8 @@ export const INPUTS = [
   'baseline',
   'fail',
   'sarif',
-  'attach'
+  'attach',
+  'timeout'
 ] as const
 export type InputName = (typeof INPUTS)[number]
 
@@ -68,12 +71,21 @@ export interface GateInputs {
   vex: string[]
   baseline?: Baseline
   fail: boolean
-  sarif?: string
+  sarif?: OutputFile
   attach: boolean
+  /** How long a scanner run may take before it is stopped and the step fails. */
+  timeoutMs: number
 }
 
-/** Reads and validates every input once; `workspace` anchors relative paths, as the runner's cwd does. */
-export async function readInputs(source: InputSource, workspace: string): Promise<GateInputs> {
+/**
+ * Reads and validates every input once; `workspace` anchors relative paths, as the runner's cwd does. Files read
+ * must resolve inside the workspace; the SARIF output inside it or `runnerTemp`.
+ */
+export async function readInputs(
+  source: InputSource,
+  workspace: string,
+  runnerTemp?: string
+): Promise<GateInputs> {
   const read = new InputReader<InputName>(source)
   const resolve = (file: string): string => path.resolve(workspace, file)
 
@@ -89,9 +101,11 @@ export async function readInputs(source: InputSource, workspace: string): Promis
   }
 
   const reportInput = read.optional('report')
-  const report = reportInput ? resolve(reportInput) : undefined
+  const report = reportInput ? resolveInside(workspace, reportInput, "input 'report'") : undefined
   if (report && !(await isFile(report))) {
-    throw new ConfigurationError(`input 'report': '${reportInput}' is not a file (looked for ${report})`)
+    throw new ConfigurationError(
+      `input 'report': '${reportInput}' is not a regular file (looked for ${report})`
+    )
   }
 
   const scannerUrl = read.optional('scanner-url') || undefined
@@ -133,18 +147,32 @@ export async function readInputs(source: InputSource, workspace: string): Promis
     ignoreUnfixed: read.optional('ignore-unfixed') === '' ? undefined : read.boolean('ignore-unfixed', false),
     policy: policyInput ? resolve(policyInput) : undefined,
     vex: read.list('vex').map(resolve),
-    baseline: await readBaseline(read.optional('baseline'), resolve),
+    baseline: await readBaseline(read.optional('baseline'), workspace),
     fail: read.boolean('fail', true),
-    sarif: read.optional('sarif') ? resolve(read.optional('sarif')) : undefined,
-    attach: read.boolean('attach', false)
+    sarif: read.optional('sarif')
+      ? planOutputFile(workspace, read.optional('sarif'), "input 'sarif'", runnerTemp ? [runnerTemp] : [])
+      : undefined,
+    attach: read.boolean('attach', false),
+    timeoutMs: readDuration(read.optional('timeout', DEFAULT_TIMEOUT), 'timeout')
   }
 }
 
-/** A report file when one is there (or the name says it is a report), else an image reference. */
-async function readBaseline(text: string, resolve: (file: string) => string): Promise<Baseline | undefined> {
+/** A report file when something is there (or the name says it is a report), else an image reference. */
+async function readBaseline(text: string, workspace: string): Promise<Baseline | undefined> {
   if (text === '') return undefined
-  const file = resolve(text)
-  if (await isFile(file)) return { kind: 'report', path: file, text }
+  const file = path.resolve(workspace, text)
+  if (
+    await fs.lstat(file).then(
+      () => true,
+      () => false
+    )
+  ) {
+    const real = resolveInside(workspace, text, "input 'baseline'")
+    if (!(await isFile(real))) {
+      throw new ConfigurationError(`input 'baseline': '${text}' is not a regular file (looked for ${file})`)
+    }
+    return { kind: 'report', path: real, text }
+  }
   if (/\.(json|sarif)$/i.test(text)) {
     throw new ConfigurationError(`input 'baseline': the report '${text}' does not exist (looked for ${file})`)
   }
@@ -155,6 +183,21 @@ async function readBaseline(text: string, resolve: (file: string) => string): Pr
       `input 'baseline': '${text}' is neither a report file in the workspace nor an image reference (${(error as Error).message})`
     )
   }
+}
+
+const DEFAULT_TIMEOUT = '20m'
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `90s`, `20m`, `2h`: between 1 second and 24 hours. */
+export function readDuration(text: string, name: InputName): number {
+  const match = /^(\d+)\s*([smh])$/.exec(text.trim())
+  const ms = match ? Number(match[1]) * (UNITS[match[2] as string] as number) : NaN
+  if (!(ms >= 1000 && ms <= 24 * 3_600_000)) {
+    throw new ConfigurationError(
+      `input '${name}' must be a duration such as 90s, 20m or 2h (from 1s to 24h); got '${text}'`
+    )
+  }
+  return ms
 }
 
 async function isFile(file: string): Promise<boolean> {

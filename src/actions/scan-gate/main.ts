@@ -30,6 +30,7 @@ import { toSarif } from '../../lib/scanner/sarif-output.js'
 import { attachVerdict, type AttachedVerdict, type Verdict } from '../../lib/verdict/index.js'
 import { readInputs, type OutputName } from './inputs.js'
 import { writeNormalisedReport } from './normalised-report.js'
+import { openOutputFile } from './output-file.js'
 import { checkReportSubject } from './report-subject.js'
 import { summaryOf } from './summary.js'
 
@@ -84,7 +85,7 @@ export async function run(deps: Collaborators = defaultCollaborators()): Promise
 /** Scans exactly the image digest (or reads a report of it), decides by policy, and leaves the evidence. */
 export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
-  const inputs = await readInputs(deps.inputs, workspace)
+  const inputs = await readInputs(deps.inputs, workspace, deps.env.RUNNER_TEMP)
   const registry = deps.registry(inputs.credentialsFor)
   const now = deps.now()
 
@@ -143,7 +144,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
         image: pinned,
         registry: subject.registry,
         credentials: inputs.credentialsFor(subject.registry),
-        workDir: scanDir
+        workDir: scanDir,
+        timeoutMs: inputs.timeoutMs
       },
       scanLog
     )
@@ -182,7 +184,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
             image: baselineImage,
             registry: baseline.ref.registry,
             credentials: inputs.credentialsFor(baseline.ref.registry),
-            workDir: scanDir
+            workDir: scanDir,
+            timeoutMs: inputs.timeoutMs
           },
           scanLog
         )
@@ -215,8 +218,12 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       })),
       { image: pinned, imageName, digest, scanner: report.scanner }
     )
-    await fs.mkdir(path.dirname(inputs.sarif), { recursive: true })
-    await fs.writeFile(inputs.sarif, JSON.stringify(sarif))
+    const handle = await openOutputFile(inputs.sarif, "input 'sarif'")
+    try {
+      await handle.writeFile(JSON.stringify(sarif))
+    } finally {
+      await handle.close()
+    }
   }
 
   let attached: AttachedVerdict | undefined
@@ -255,7 +262,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   deps.setOutput('blocking', String(evaluation.blocking))
   deps.setOutput('counts', JSON.stringify(evaluation.counts))
   deps.setOutput('report', normalised)
-  deps.setOutput('sarif', inputs.sarif ?? '')
+  deps.setOutput('sarif', inputs.sarif?.path ?? '')
   deps.setOutput('expired-ignores', JSON.stringify(evaluation.expiredIgnores))
   deps.setOutput('verdict-ref', attached?.ref ?? '')
   await deps.writeSummary(

@@ -1,4 +1,5 @@
 import type { Evaluation, Judgement, Policy } from '../../lib/policy/evaluate.js'
+import { shownId } from '../../lib/policy/rules.js'
 import { advisoryUrl, SEVERITIES, type Finding, type ScanReport } from '../../lib/scanner/finding.js'
 import { cell, code, keyValueTable, table } from '../../lib/summary.js'
 import type { SubjectCheck } from './report-subject.js'
@@ -105,7 +106,8 @@ export function summaryOf(facts: SummaryFacts): string {
         .slice(0, SUMMARY_ROWS)
         .map(
           rule =>
-            `- ${code(rule.id)}${rule.package ? ` in ${code(rule.package)}` : ''} (${code(rule.source)})`
+            // What the entry parsed to (its id, cut short), never the line as written.
+            `- ${code(shownId(rule.id))}${rule.package ? ` in ${code(shownId(rule.package))}` : ''} (${code(rule.source)})`
         )
         .join('\n') +
       '\n\n'

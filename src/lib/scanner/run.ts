@@ -16,6 +16,8 @@ export interface ScanRequest {
   credentials?: { username: string; password: string }
   /** A private directory: the report goes here, and the scanner runs here so no config file of the workspace applies. */
   workDir: string
+  /** The scan is stopped (TERM, then KILL) and fails after this long. */
+  timeoutMs: number
 }
 
 export interface ScanResult {
@@ -76,12 +78,20 @@ export async function scanImage(
         'finding and applies its own policy (set it with the severity, ignore-unfixed and policy inputs)'
     )
   }
-  const result = await runner.run(request.binary, args, {
+  // coreutils `timeout` bounds the run: @actions/exec can neither time out nor kill a child.
+  const seconds = Math.ceil(request.timeoutMs / 1000)
+  const result = await runner.run('timeout', ['--kill-after=30s', `${seconds}s`, request.binary, ...args], {
     cwd: request.workDir,
     env,
     unset: isScannerSetting
   })
   const tail = lastLines(result, 20)
+  if (result.exitCode === TIMED_OUT) {
+    throw new ExternalError(
+      `scanner failed: ${request.scanner} did not finish within ${formatDuration(request.timeoutMs)} and was stopped; ` +
+        `raise the timeout input if the image is that large${tail ? `:\n${tail}` : ''}`
+    )
+  }
   const size = await fs.stat(reportPath).then(
     stat => stat.size,
     () => -1
@@ -109,6 +119,13 @@ export async function scanImage(
     )
   }
   return { report, reportPath, exitCode: result.exitCode }
+}
+
+/** `timeout`'s exit code when the command timed out. */
+const TIMED_OUT = 124
+
+function formatDuration(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`
 }
 
 /** An empty file each scanner is pointed at instead of any ignore or config file it would find on its own. */

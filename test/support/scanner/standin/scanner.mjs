@@ -3,7 +3,8 @@
 // Stand-in for the trivy and grype executables (the test machine cannot download the real ones nor their
 // databases): it reads the command line the real tool reads and writes a report in the real tool's format for the
 // image it was asked to scan. Which tool it plays is the name it is installed under.
-// STANDIN_MODE: crash (exit 3, no report), truncated (half a report, exit 1), exit-1 (full report, exit 1).
+// STANDIN_MODE: crash (exit 3, no report), truncated (half a report, exit 1), exit-1 (full report, exit 1),
+// hang (never finishes: for the gate's time bound).
 // STANDIN_LOG: file to append {tool, argv, credentials-in-env} to, so tests see how it was called.
 // Like the real tools it filters by the settings it inherits: trivy keeps the severities listed in --severity, else
 // TRIVY_SEVERITY, and with --ignore-unfixed or TRIVY_IGNORE_UNFIXED=true drops findings without a fix; grype drops
@@ -41,6 +42,10 @@ if (process.env.STANDIN_LOG) {
     process.env.STANDIN_LOG,
     JSON.stringify({ tool, argv: args, cwd: process.cwd(), credentials }) + '\n'
   )
+}
+if (mode === 'hang') {
+  setInterval(() => {}, 1000)
+  await new Promise(() => {})
 }
 if (mode === 'crash') {
   console.error(
