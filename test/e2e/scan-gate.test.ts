@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { cell } from '../../src/lib/summary.js'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
 import { findVerdict } from '../../src/lib/verdict/index.js'
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
@@ -206,9 +207,9 @@ describe('scan-gate bundle, run as the runner runs it', () => {
         suppressed: 4
       })
       expect(result.summary).toContain(
-        'not affected (VEX): vulnerable_code_not_in_execute_path; the HTTP/2 server is never started'
+        cell('not affected (VEX): vulnerable_code_not_in_execute_path; the HTTP/2 server is never started')
       )
-      expect(result.summary).toContain('bash is not in the runtime path [.trivyignore:2]')
+      expect(result.summary).toContain(cell('bash is not in the runtime path [.trivyignore:2]'))
       const sarif = JSON.parse(await readFile(join(dir, 'out/scan-gate.sarif'), 'utf8'))
       const validate = sarifValidator()
       expect(validate(sarif)).toBe(true)

@@ -7,6 +7,7 @@ import type { OutputName } from '../../src/actions/scan-gate/inputs.js'
 import { ExternalError } from '../../src/lib/errors.js'
 import { createCommandRunner } from '../../src/lib/exec.js'
 import { mapInputs } from '../../src/lib/inputs.js'
+import { cell } from '../../src/lib/summary.js'
 import { createRegistryClient, OCI_INDEX } from '../../src/lib/registry/index.js'
 import { installScanner, ReportError } from '../../src/lib/scanner/index.js'
 import { findVerdict, referrersTag, VERDICT_ARTIFACT_TYPE } from '../../src/lib/verdict/index.js'
@@ -183,10 +184,10 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     ])
     expect(run.summary).toContain('## ❌ scan-gate: fail')
     expect(run.summary).toContain(
-      '| [CVE-2024-1001](https://avd.aquasec.com/nvd/cve-2024-1001) | openssl | 3.0.11-1 → 3.0.14-1 | critical |'
+      `| [CVE\\-2024\\-1001](https://avd.aquasec.com/nvd/cve-2024-1001) | openssl | ${cell('3.0.11-1')} → ${cell('3.0.14-1')} | critical |`
     )
     expect(run.summary).toContain(
-      '| [CVE-2024-1002](https://avd.aquasec.com/nvd/cve-2024-1002) | zlib1g | 1.2.13 → no fix | high |'
+      `| [CVE\\-2024\\-1002](https://avd.aquasec.com/nvd/cve-2024-1002) | zlib1g | ${cell('1.2.13')} → no fix | high |`
     )
 
     // The scanner was asked for exactly the digest, with the credentials in its environment only.
@@ -227,8 +228,8 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     expect(run.error).toBeUndefined()
     expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
     expect(run.summary).toContain('## ✅ scan-gate: pass')
-    expect(run.summary).toContain('| patched in our fork (until 2026-12-31) [.trivyignore:2] |')
-    expect(run.summary).toContain('| no fix available (ignore-unfixed) |')
+    expect(run.summary).toContain(`| ${cell('patched in our fork (until 2026-12-31) [.trivyignore:2]')} |`)
+    expect(run.summary).toContain(`| ${cell('no fix available (ignore-unfixed)')} |`)
     expect(run.summary).toContain('- `CVE-2099-0001` (`.trivyignore:3`)')
   })
 
@@ -335,7 +336,7 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     })
     expect(run.error).toBeUndefined()
     expect(run.outputs.decision).toBe('pass')
-    expect(run.summary).toContain(`records ${platform}, a platform image of ${multi.digest}`)
+    expect(run.summary).toContain(cell(`records ${platform}, a platform image of ${multi.digest}`))
   })
 
   it.each([
@@ -380,7 +381,7 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     expect(run.error).toBeUndefined()
     expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
     expect(run.summary).toContain('3 findings are also in the baseline and cannot block')
-    expect(run.summary).toContain(`image ${registry.host}/octo/multi@${multi.digest}`)
+    expect(run.summary).toContain(cell(`image ${registry.host}/octo/multi@${multi.digest}`))
     // The baseline is on the image's registry: its scan gets the same credentials.
     const credentials = { username: 'bot', password: PASSWORD }
     expect(await scannerCalls()).toEqual([

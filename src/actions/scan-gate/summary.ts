@@ -1,7 +1,7 @@
 import type { Evaluation, Judgement, Policy } from '../../lib/policy/evaluate.js'
 import { shownId } from '../../lib/policy/rules.js'
 import { advisoryUrl, SEVERITIES, type Finding, type ScanReport } from '../../lib/scanner/finding.js'
-import { cell, code, keyValueTable, table } from '../../lib/summary.js'
+import { cell, code, keyValueTable, link, table } from '../../lib/summary.js'
 import type { SubjectCheck } from './report-subject.js'
 
 /** Rows per findings table: the summary must stay far below the runner's 1 MiB limit. */
@@ -67,7 +67,7 @@ export function summaryOf(facts: SummaryFacts): string {
         advisory(finding),
         cell(finding.package),
         versions(finding),
-        finding.severity
+        cell(finding.severity)
       ])
   }
   if (suppressed.length) {
@@ -76,7 +76,7 @@ export function summaryOf(facts: SummaryFacts): string {
       limited(suppressed, ['Vulnerability', 'Package', 'Severity', 'Why'], ({ finding, reason }) => [
         advisory(finding),
         cell(finding.package),
-        finding.severity,
+        cell(finding.severity),
         cell(reason ?? '')
       ])
   }
@@ -91,7 +91,7 @@ export function summaryOf(facts: SummaryFacts): string {
           .map(e => [
             cell(e.id),
             cell(e.package ?? 'any'),
-            e.expires,
+            cell(e.expires),
             cell(e.reason),
             code(e.source),
             String(e.matches)
@@ -126,15 +126,17 @@ export function summaryOf(facts: SummaryFacts): string {
     keyValueTable([
       ['Image', code(facts.image)],
       ['Digest', code(facts.digest)],
-      ['Report', facts.source],
+      ['Report', cell(facts.source)],
       [
         'Report format',
-        `${facts.report.format} (${facts.report.scanner.name}${facts.report.scanner.version ? ` ${facts.report.scanner.version}` : ''})`
+        cell(
+          `${facts.report.format} (${facts.report.scanner.name}${facts.report.scanner.version ? ` ${facts.report.scanner.version}` : ''})`
+        )
       ],
       ['Report subject', cell(facts.subjectCheck.text)],
       ['Threshold', `${policy.severity} and above block`],
       ['ignore-unfixed', String(policy.ignoreUnfixed)],
-      ['max', max || undefined],
+      ['max', max ? cell(max) : undefined],
       ['fail-on-expired-ignore', String(policy.failOnExpiredIgnore)],
       ['Baseline', facts.baseline && cell(facts.baseline)],
       ['Policy read from', facts.policySources.map(cell).join('<br>') || 'inputs only'],
@@ -155,8 +157,7 @@ function limited(rows: Judgement[], header: string[], render: (row: Judgement) =
 }
 
 function advisory(finding: Finding): string {
-  const url = advisoryUrl(finding)
-  return url ? `[${cell(finding.id)}](${url.replace(/[()\s]/g, encodeURIComponent)})` : cell(finding.id)
+  return link(finding.id, advisoryUrl(finding))
 }
 
 function versions(finding: Finding): string {
