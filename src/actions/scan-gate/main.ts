@@ -26,7 +26,7 @@ import { sha256File } from '../../lib/scanner/file-digest.js'
 import type { ScanReport } from '../../lib/scanner/finding.js'
 import { installScanner, type InstalledScanner, type InstallOptions } from '../../lib/scanner/install.js'
 import { scanImage, type ScanLog } from '../../lib/scanner/run.js'
-import { toSarif } from '../../lib/scanner/sarif-output.js'
+import { sarifChunks } from '../../lib/scanner/sarif-output.js'
 import { attachVerdict, type AttachedVerdict, type Verdict } from '../../lib/verdict/index.js'
 import { readInputs, type OutputName } from './inputs.js'
 import { writeNormalisedReport } from './normalised-report.js'
@@ -157,9 +157,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   const subjectCheck = await checkReportSubject(report, subject, inputs.reportSubject, async () =>
     platformManifests(await registry.getManifest({ ...subject, tag: undefined })).map(p => p.digest)
   )
-  if (subjectCheck.how === 'trusted' || subjectCheck.how === 'repository') {
-    core.warning(`the report ${subjectCheck.text}`)
-  }
+  if (subjectCheck.how === 'trusted') core.warning(`the report's subject was ${subjectCheck.text}`)
+  if (subjectCheck.how === 'repository') core.warning(`the report ${subjectCheck.text}`)
 
   let baselineKeys: Set<string> | undefined
   let baselineText: string | undefined
@@ -210,7 +209,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   })
 
   if (inputs.sarif) {
-    const sarif = toSarif(
+    const chunks = sarifChunks(
       evaluation.judgements.map(({ finding, disposition, reason }) => ({
         finding,
         blocking: disposition === 'blocking',
@@ -220,7 +219,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     )
     const handle = await openOutputFile(inputs.sarif, "input 'sarif'")
     try {
-      await handle.writeFile(JSON.stringify(sarif))
+      // writeFile at the current position writes the whole chunk (write() may write part of it).
+      for (const chunk of chunks) await handle.writeFile(chunk)
     } finally {
       await handle.close()
     }

@@ -44,7 +44,7 @@ export async function writeNormalisedReport(
   }
   const handle = await fs.open(file, 'w')
   try {
-    await handle.write(`${JSON.stringify(head).slice(0, -1)},"findings":[\n`)
+    await handle.writeFile(`${JSON.stringify(head).slice(0, -1)},"findings":[\n`)
     const { judgements } = evaluation
     for (let start = 0; start < judgements.length; start += LINES_PER_WRITE) {
       const lines = judgements.slice(start, start + LINES_PER_WRITE).map(
@@ -66,9 +66,9 @@ export async function writeNormalisedReport(
             url: finding.url || undefined
           }) + (start + i < judgements.length - 1 ? ',' : '')
       )
-      await handle.write(lines.join('\n') + '\n')
+      await handle.writeFile(lines.join('\n') + '\n')
     }
-    await handle.write(']}\n')
+    await handle.writeFile(']}\n')
   } finally {
     await handle.close()
   }
