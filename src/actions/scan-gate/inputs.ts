@@ -88,6 +88,8 @@ export async function readInputs(
 ): Promise<GateInputs> {
   const read = new InputReader<InputName>(source)
   const resolve = (file: string): string => path.resolve(workspace, file)
+  // First, so the runner masks it whatever input is refused next.
+  const password = read.secret('registry-password')
 
   const image = read.required('image-ref')
   const imageRef = parseImageRef(image)
@@ -124,7 +126,6 @@ export async function readInputs(
   }
 
   const username = read.optional('registry-username')
-  const password = read.secret('registry-password')
   if ((username === '') !== (password === '')) {
     throw new ConfigurationError(
       "inputs 'registry-username' and 'registry-password' go together: set both, or neither to use the Docker config"

@@ -1,4 +1,4 @@
-import { constants, existsSync } from 'node:fs'
+import { constants, lstatSync, type Stats } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigurationError } from '../../lib/errors.js'
@@ -26,11 +26,19 @@ export function planOutputFile(
 ): OutputFile {
   const absolute = path.resolve(workspace, text)
   let existing = path.dirname(absolute)
-  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing)
+  // lstat, not exists: a dangling symlink is there, and resolving it is refused below.
+  while (!lstatOrUndefined(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing)
   const real = resolveInside(workspace, existing, what, alsoInside)
+  const target = path.join(real, path.relative(existing, absolute))
+  const stat = lstatOrUndefined(target)
+  if (stat && !stat.isFile()) {
+    throw new ConfigurationError(
+      `${what}: '${text}' is ${stat.isSymbolicLink() ? 'a symlink' : 'not a regular file'}; name a regular file to write`
+    )
+  }
   return {
     text,
-    path: path.join(real, path.relative(existing, absolute)),
+    path: target,
     roots: [...alsoInside],
     workspace
   }
@@ -57,5 +65,13 @@ export async function openOutputFile(file: OutputFile, what: string): Promise<fs
     throw new ConfigurationError(
       `${what}: '${file.text}' cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`
     )
+  }
+}
+
+function lstatOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file)
+  } catch {
+    return undefined
   }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console, URL */
+/* global process, console, URL, setInterval */
 // Stand-in for the trivy and grype executables (the test machine cannot download the real ones nor their
 // databases): it reads the command line the real tool reads and writes a report in the real tool's format for the
 // image it was asked to scan. Which tool it plays is the name it is installed under.
