@@ -74,7 +74,8 @@ describe('scan-gate bundle, run as the runner runs it', () => {
       'scanner-version': `0.69.2@sha256:${sum}`,
       'registry-username': 'bot',
       'registry-password': PASSWORD,
-      attach: 'true'
+      attach: 'true',
+      sarif: 'scan-gate.sarif'
     })
     expect(result.exitCode).toBe(1)
     expect(errors(result)).toEqual([
@@ -100,8 +101,16 @@ describe('scan-gate bundle, run as the runner runs it', () => {
     expect(found?.ref).toBe(result.outputs['verdict-ref'])
     expect(found?.verdict).toMatchObject({ decision: 'fail', blocking: 2, subject: { digest: image.digest } })
 
+    // Every file scan-gate wrote: log and annotations, summary, outputs, the normalised report, the SARIF, the verdict.
     expect(result.secrets).toContain(PASSWORD)
-    for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
+    const files = [result.outputs.report, result.outputs.sarif] as string[]
+    expect(files.every(file => file !== '')).toBe(true)
+    const written = [
+      ...shownText(result),
+      ...(await Promise.all(files.map(file => readFile(file, 'utf8')))),
+      JSON.stringify(found?.verdict)
+    ]
+    for (const text of written) expect(text).not.toContain(PASSWORD)
   })
 
   it("scans with every finding whatever the job's TRIVY_* settings, naming (not showing) the ones it dropped", async () => {

@@ -1,6 +1,12 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { scanGate, type Collaborators } from '../../src/actions/scan-gate/main.js'
 import { checkReportSubject, type GatedImage } from '../../src/actions/scan-gate/report-subject.js'
+import { createCommandRunner } from '../../src/lib/exec.js'
+import { mapInputs } from '../../src/lib/inputs.js'
 import { parseImageRef } from '../../src/lib/image-ref.js'
 import { parseReport, ReportError } from '../../src/lib/scanner/index.js'
 
@@ -216,3 +222,67 @@ describe('property: no report without a matching identity ever passes', () => {
     )
   })
 })
+
+describe('property, through the whole gate: a report without a matching identity never yields a decision', () => {
+  let workspace: string
+  beforeAll(async () => {
+    workspace = await mkdtemp(join(tmpdir(), 'subject-gate-'))
+  })
+  afterAll(() => rm(workspace, { recursive: true, force: true }))
+
+  it('holds for reports of other images, and for reports that name none (without trust)', async () => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('trivy', 'grype', 'sarif'),
+        fc.array(reference, { maxLength: 3 }),
+        async (format, references) => {
+          const recorded = references.filter(r => r !== '')
+          // Reports that do identify the gated image are the other property's business.
+          fc.pre(!matches(recorded, IMAGE, []))
+          const content =
+            format === 'trivy'
+              ? trivy({ ArtifactName: references[0] ?? '', Metadata: { RepoTags: references.slice(1) } })
+              : format === 'grype'
+                ? grype({ userInput: references[0] ?? '', tags: references.slice(1) })
+                : sarif({ imageName: references[0] ?? '', repoTags: references.slice(1) })
+          const name = `report-${run++}.json`
+          await writeFile(join(workspace, name), content)
+          const outputs: Record<string, string> = {}
+          const outcome = await scanGate({
+            inputs: mapInputs({ 'image-ref': `ghcr.io/octo/app@${DIGEST}`, report: name, fail: 'false' }),
+            env: { GITHUB_WORKSPACE: workspace, RUNNER_TEMP: workspace },
+            runner: createCommandRunner(),
+            registry: offlineRegistry,
+            install: () => Promise.reject(new Error('no scanner is installed for a report')),
+            setOutput: (output, value) => (outputs[output] = value),
+            writeSummary: async () => {},
+            now: () => Date.parse('2026-03-15T12:00:00Z')
+          }).then(
+            evaluation => evaluation.decision,
+            (error: unknown) => error
+          )
+          expect(outcome).toBeInstanceOf(ReportError)
+          expect(outputs.decision).toBeUndefined()
+        }
+      ),
+      { numRuns: 150 }
+    )
+  })
+})
+
+/** A registry that cannot be reached: asking it for platform images fails, so only the report's content counts. */
+function offlineRegistry(): ReturnType<Collaborators['registry']> {
+  const offline = (): never => {
+    throw new Error('registry unreachable in this test')
+  }
+  return {
+    resolveDigest: offline,
+    getManifest: offline,
+    getBlob: offline,
+    putBlob: offline,
+    putManifest: offline,
+    putReferrer: offline,
+    getReferrers: offline
+  }
+}
