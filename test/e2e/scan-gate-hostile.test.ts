@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createRegistryClient } from '../../src/lib/registry/index.js'
+import { findVerdict } from '../../src/lib/verdict/index.js'
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
 import { pushTestImage, startRegistry, type PushedImage, type TestRegistry } from '../support/registry.js'
 import {
@@ -170,9 +172,21 @@ const CASES: Case[] = [
   {
     name: 'a legacy array accepted on purpose with report-subject: trust',
     setup: file('report.json', '[]'),
-    inputs: { report: 'report.json', 'report-subject': 'trust', attach: 'false' },
+    inputs: { 'image-ref': '<registry>', report: 'report.json', 'report-subject': 'trust', attach: 'true' },
     decision: 'pass',
     check: async result => {
+      const client = createRegistryClient({
+        credentials: { username: 'bot', password: PASSWORD },
+        ca: registry.caPem,
+        env: {}
+      })
+      const found = await findVerdict(client, {
+        registry: registry.host,
+        repository: 'octo/app',
+        digest: image.digest
+      })
+      expect(found?.ref).toBe(result.outputs['verdict-ref'])
+      expect(found?.verdict.reportSubject).toBe('trusted')
       expect(result.summary).toContain('its subject was taken on trust (`report-subject: trust`)')
       expect(result.annotations.filter(a => a.level === 'warning').map(a => a.message)).toContainEqual(
         expect.stringMatching(/^the report's subject was taken on trust \(report-subject: trust\)/)
