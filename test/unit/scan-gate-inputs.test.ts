@@ -106,6 +106,40 @@ describe('scan-gate inputs', () => {
     expect(image.baseline).toMatchObject({ kind: 'image', ref: { repository: 'o/app', tag: 'production' } })
   })
 
+  it('reads the database settings: inputs, else the job variables the scanner would read, else the tool cache', async () => {
+    const env = { RUNNER_TOOL_CACHE: '/opt/hostedtoolcache' }
+    const defaults = await readInputs(
+      mapInputs({ 'image-ref': `ghcr.io/o/app@${DIGEST}` }),
+      workspace,
+      undefined,
+      env
+    )
+    expect(defaults.database).toEqual({
+      cacheDir: '/opt/hostedtoolcache/scan-gate-db/trivy',
+      maxAgeMs: 24 * 3_600_000,
+      repository: undefined,
+      javaRepository: undefined,
+      updateUrl: undefined
+    })
+    const fromJob = await readInputs(
+      mapInputs({ 'image-ref': `ghcr.io/o/app@${DIGEST}`, scanner: 'grype', 'db-max-age': '7d' }),
+      workspace,
+      undefined,
+      { ...env, GRYPE_DB_CACHE_DIR: '/cache/grype', GRYPE_DB_UPDATE_URL: 'https://mirror.example/listing' }
+    )
+    expect(fromJob.database).toMatchObject({
+      cacheDir: '/cache/grype',
+      maxAgeMs: 7 * 24 * 3_600_000,
+      updateUrl: 'https://mirror.example/listing'
+    })
+    expect(await refusal({ 'db-max-age': '30s' })).toContain(
+      "input 'db-max-age' must be a duration such as 90s, 20m or 2h (from 1m to 90d); got '30s'"
+    )
+    expect(await refusal({ scanner: 'grype', 'db-repository': 'ghcr.io/m/db' })).toContain(
+      "input 'db-repository' is for Trivy, but scanner is grype"
+    )
+  })
+
   it("gives registry-username/password to the image's registry only; other hosts fall back to the Docker config", async () => {
     const read = await inputs({ 'registry-username': 'bot', 'registry-password': 's3cret-Pass' })
     expect(read.credentialsFor('ghcr.io')).toEqual({ username: 'bot', password: 's3cret-Pass' })

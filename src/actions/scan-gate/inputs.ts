@@ -1,10 +1,12 @@
 import { promises as fs } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Credentials } from '../../lib/registry/index.js'
 import { parseSeverity, SEVERITIES, type Severity } from '../../lib/scanner/finding.js'
+import type { DatabaseSettings } from '../../lib/scanner/database.js'
 import { SCANNERS, type ScannerName } from '../../lib/scanner/releases.js'
 import { resolveInside } from '../../lib/workspace-files.js'
 import { planOutputFile, type OutputFile } from './output-file.js'
@@ -28,7 +30,12 @@ export const INPUTS = [
   'fail',
   'sarif',
   'attach',
-  'timeout'
+  'timeout',
+  'cache-dir',
+  'db-max-age',
+  'db-repository',
+  'java-db-repository',
+  'db-update-url'
 ] as const
 export type InputName = (typeof INPUTS)[number]
 
@@ -75,6 +82,8 @@ export interface GateInputs {
   attach: boolean
   /** How long a scanner run may take before it is stopped and the step fails. */
   timeoutMs: number
+  /** The vulnerability database's cache, freshness and mirrors (for scans this action runs). */
+  database: DatabaseSettings
 }
 
 /**
@@ -84,7 +93,8 @@ export interface GateInputs {
 export async function readInputs(
   source: InputSource,
   workspace: string,
-  runnerTemp?: string
+  runnerTemp?: string,
+  env: NodeJS.ProcessEnv = {}
 ): Promise<GateInputs> {
   const read = new InputReader<InputName>(source)
   const resolve = (file: string): string => path.resolve(workspace, file)
@@ -133,6 +143,7 @@ export async function readInputs(
   }
 
   const credentials = username ? { username, password } : undefined
+  const scanner = read.oneOf('scanner', SCANNERS, 'trivy')
   const policyInput = read.optional('policy')
   return {
     image,
@@ -140,7 +151,7 @@ export async function readInputs(
     allowMutable,
     report,
     reportSubject: read.oneOf('report-subject', REPORT_SUBJECT_MODES, 'verify'),
-    scanner: read.oneOf('scanner', SCANNERS, 'trivy'),
+    scanner,
     scannerVersion: read.optional('scanner-version') || undefined,
     scannerUrl,
     credentialsFor: host => (host === imageRef.registry ? credentials : undefined),
@@ -154,7 +165,8 @@ export async function readInputs(
       ? planOutputFile(workspace, read.optional('sarif'), "input 'sarif'", runnerTemp ? [runnerTemp] : [])
       : undefined,
     attach: read.boolean('attach', false),
-    timeoutMs: readDuration(read.optional('timeout', DEFAULT_TIMEOUT), 'timeout')
+    timeoutMs: readDuration(read.optional('timeout', DEFAULT_TIMEOUT), 'timeout'),
+    database: readDatabase(read, scanner, env)
   }
 }
 
@@ -187,18 +199,57 @@ async function readBaseline(text: string, workspace: string): Promise<Baseline |
 }
 
 const DEFAULT_TIMEOUT = '20m'
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-/** `90s`, `20m`, `2h`: between 1 second and 24 hours. */
-export function readDuration(text: string, name: InputName): number {
-  const match = /^(\d+)\s*([smh])$/.exec(text.trim())
-  const ms = match ? Number(match[1]) * (UNITS[match[2] as string] as number) : NaN
-  if (!(ms >= 1000 && ms <= 24 * 3_600_000)) {
+/** `90s`, `20m`, `2h`, `7d`: between `min` and `max` (as written in the message). */
+export function readDuration(
+  text: string,
+  name: InputName,
+  [min, max]: [string, string] = ['1s', '24h']
+): number {
+  const parse = (value: string): number => {
+    const match = /^(\d+)\s*([smhd])$/.exec(value.trim())
+    return match ? Number(match[1]) * (UNITS[match[2] as string] as number) : NaN
+  }
+  const ms = parse(text)
+  if (!(ms >= parse(min) && ms <= parse(max))) {
     throw new ConfigurationError(
-      `input '${name}' must be a duration such as 90s, 20m or 2h (from 1s to 24h); got '${text}'`
+      `input '${name}' must be a duration such as 90s, 20m or 2h (from ${min} to ${max}); got '${text}'`
     )
   }
   return ms
+}
+
+/**
+ * The database settings: inputs first, else the job's TRIVY_* / GRYPE_* variables for them (which the scanner
+ * would have read), else a directory of the runner's tool cache, kept between jobs on a self-hosted runner.
+ */
+function readDatabase(
+  read: InputReader<InputName>,
+  scanner: ScannerName,
+  env: NodeJS.ProcessEnv
+): DatabaseSettings {
+  const trivyOnly = ['db-repository', 'java-db-repository'] as const
+  for (const name of scanner === 'trivy' ? (['db-update-url'] as const) : trivyOnly) {
+    if (read.optional(name)) {
+      throw new ConfigurationError(
+        `input '${name}' is for ${scanner === 'trivy' ? 'Grype' : 'Trivy'}, but scanner is ${scanner}: ` +
+          `use ${scanner === 'trivy' ? 'db-repository (and java-db-repository)' : 'db-update-url'} for ${scanner}`
+      )
+    }
+  }
+  const fromEnv = (name: string): string | undefined => env[name] || undefined
+  const cacheDir =
+    read.optional('cache-dir') ||
+    fromEnv(scanner === 'trivy' ? 'TRIVY_CACHE_DIR' : 'GRYPE_DB_CACHE_DIR') ||
+    path.join(env.RUNNER_TOOL_CACHE || os.tmpdir(), 'scan-gate-db', scanner)
+  return {
+    cacheDir: path.resolve(cacheDir),
+    maxAgeMs: readDuration(read.optional('db-max-age', '24h'), 'db-max-age', ['1m', '90d']),
+    repository: read.optional('db-repository') || fromEnv('TRIVY_DB_REPOSITORY'),
+    javaRepository: read.optional('java-db-repository') || fromEnv('TRIVY_JAVA_DB_REPOSITORY'),
+    updateUrl: read.optional('db-update-url') || fromEnv('GRYPE_DB_UPDATE_URL')
+  }
 }
 
 async function isFile(file: string): Promise<boolean> {

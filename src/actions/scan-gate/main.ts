@@ -25,6 +25,7 @@ import { readReport } from '../../lib/scanner/detect.js'
 import { sha256File } from '../../lib/scanner/file-digest.js'
 import type { ScanReport } from '../../lib/scanner/finding.js'
 import { installScanner, type InstalledScanner, type InstallOptions } from '../../lib/scanner/install.js'
+import { formatAge, prepareDatabase, type DatabaseUsed } from '../../lib/scanner/database.js'
 import { scanImage, type ScanLog } from '../../lib/scanner/run.js'
 import { sarifChunks } from '../../lib/scanner/sarif-output.js'
 import { attachVerdict, type AttachedVerdict, type Verdict } from '../../lib/verdict/index.js'
@@ -85,7 +86,7 @@ export async function run(deps: Collaborators = defaultCollaborators()): Promise
 /** Scans exactly the image digest (or reads a report of it), decides by policy, and leaves the evidence. */
 export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
-  const inputs = await readInputs(deps.inputs, workspace, deps.env.RUNNER_TEMP)
+  const inputs = await readInputs(deps.inputs, workspace, deps.env.RUNNER_TEMP, deps.env)
   const registry = deps.registry(inputs.credentialsFor)
   const now = deps.now()
 
@@ -119,12 +120,23 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
 
   const workDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'scan-gate-'))
   let installed: InstalledScanner | undefined
-  const scanner = async (): Promise<InstalledScanner> =>
-    (installed ??= await deps.install({
+  let database: DatabaseUsed | undefined
+  // The scanner, with a database young enough in its cache: installed and prepared once, when first needed.
+  const scanner = async (): Promise<InstalledScanner> => {
+    installed ??= await deps.install({
       scanner: inputs.scanner,
       version: inputs.scannerVersion,
       mirror: inputs.scannerUrl
-    }))
+    })
+    if (!database) {
+      database = await prepareDatabase(deps.runner, installed, inputs.database, now)
+      core.info(
+        `${installed.name} vulnerability database built ${database.built} (${formatAge(database.ageMs)} old), ` +
+          `${database.state === 'cache' ? `from the cache ${inputs.database.cacheDir}` : `updated now from ${database.source}`}`
+      )
+    }
+    return installed
+  }
 
   let report: ScanReport
   let reportFile: string
@@ -145,7 +157,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
         registry: subject.registry,
         credentials: inputs.credentialsFor(subject.registry),
         workDir: scanDir,
-        timeoutMs: inputs.timeoutMs
+        timeoutMs: inputs.timeoutMs,
+        database: inputs.database
       },
       scanLog
     )
@@ -184,7 +197,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
             registry: baseline.ref.registry,
             credentials: inputs.credentialsFor(baseline.ref.registry),
             workDir: scanDir,
-            timeoutMs: inputs.timeoutMs
+            timeoutMs: inputs.timeoutMs,
+            database: inputs.database
           },
           scanLog
         )
@@ -249,6 +263,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
         reportFormat: report.format,
         reportDigest: `sha256:${await sha256File(reportFile)}`
       },
+      ...(database ? { database: databaseEvidence(database) } : {}),
       expiredIgnores: evaluation.expiredIgnores.length,
       time: new Date(now).toISOString()
     }
@@ -278,7 +293,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       fail: inputs.fail,
       verdictRef: attached?.ref,
       baseline: baselineText,
-      subjectCheck
+      subjectCheck,
+      database: database && databaseEvidence(database)
     })
   )
 
@@ -296,4 +312,14 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     core.warning(`scan-gate would block ${headline}; not failing the job because fail: false`)
   }
   return evaluation
+}
+
+/** The database facts that travel with the verdict and the summary. */
+function databaseEvidence(database: DatabaseUsed): NonNullable<Verdict['database']> {
+  return {
+    built: database.built,
+    age: formatAge(database.ageMs),
+    state: database.state,
+    source: database.source
+  }
 }

@@ -20,6 +20,8 @@ export interface SummaryFacts {
   verdictRef?: string
   baseline?: string
   subjectCheck: SubjectCheck
+  /** The database of a scan run by the action. */
+  database?: { built: string; age: string; state: 'cache' | 'updated'; source: string }
 }
 
 /** The job summary: decision banner, counts, the blocking findings, what was suppressed and why, expired ignores. */
@@ -134,6 +136,14 @@ export function summaryOf(facts: SummaryFacts): string {
         )
       ],
       ['Report subject', cell(facts.subjectCheck.text)],
+      [
+        'Vulnerability database',
+        facts.database &&
+          cell(
+            `built ${facts.database.built} (${facts.database.age} old), ` +
+              `${facts.database.state === 'cache' ? 'from the cache' : 'updated by this run'}; source ${facts.database.source}`
+          )
+      ],
       ['Threshold', `${policy.severity} and above block`],
       ['ignore-unfixed', String(policy.ignoreUnfixed)],
       ['max', max ? cell(max) : undefined],

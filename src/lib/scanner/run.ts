@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { ExternalError } from '../errors.js'
 import { lastLines, type CommandRunner } from '../exec.js'
+import { databaseArguments, type DatabaseSettings } from './database.js'
 import { readReport } from './detect.js'
 import { ReportError, type ScanReport } from './finding.js'
 import type { ScannerName } from './releases.js'
@@ -18,6 +19,8 @@ export interface ScanRequest {
   workDir: string
   /** The scan is stopped (TERM, then KILL) and fails after this long. */
   timeoutMs: number
+  /** The database cache and mirrors; the scan never updates the database itself (prepareDatabase does). */
+  database?: DatabaseSettings
 }
 
 export interface ScanResult {
@@ -137,6 +140,9 @@ export function commandFor(
   reportPath: string
 ): { args: string[]; env: Record<string, string> } {
   const env: Record<string, string> = {}
+  const database = request.database
+    ? databaseArguments(request.scanner, request.database)
+    : { args: [], env: {} }
   if (request.scanner === 'trivy') {
     if (request.credentials) {
       env.TRIVY_USERNAME = request.credentials.username
@@ -160,9 +166,10 @@ export function commandFor(
         '--ignorefile',
         path.join(request.workDir, EMPTY_FILE.trivy),
         '--no-progress',
+        ...database.args,
         request.image
       ],
-      env
+      env: { ...env, ...database.env }
     }
   }
   env.GRYPE_CHECK_FOR_APP_UPDATE = 'false'
@@ -174,6 +181,7 @@ export function commandFor(
   // `registry:` makes Grype pull from the registry instead of asking a local daemon. An explicit config file stops
   // Grype reading ~/.grype.yaml or $XDG_CONFIG_HOME/grype/config.yaml, whose ignore rules or only-fixed would drop
   // findings; with it empty and no GRYPE_* inherited, Grype reports every match.
+  Object.assign(env, database.env)
   return {
     args: [
       `registry:${request.image}`,

@@ -36,6 +36,8 @@ export interface Verdict {
     baseline?: string
   }
   scanner: { name: string; version?: string; reportFormat: string; reportDigest: string }
+  /** The vulnerability database a scan run by the action used (absent for a report passed in). */
+  database?: { built: string; age: string; state: 'cache' | 'updated'; source: string }
   expiredIgnores: number
   /** When the gate decided (RFC 3339, UTC). */
   time: string
