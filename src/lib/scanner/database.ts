@@ -42,7 +42,8 @@ export function databaseArguments(
         '--cache-dir',
         settings.cacheDir,
         '--skip-db-update',
-        '--skip-java-db-update',
+        // Not --skip-java-db-update: Trivy fetches the Java database only for images with Java packages, and
+        // refuses to skip it on a first run, so it keeps managing that one itself.
         ...(settings.repository ? ['--db-repository', settings.repository] : []),
         ...(settings.javaRepository ? ['--java-db-repository', settings.javaRepository] : [])
       ],
@@ -86,11 +87,7 @@ export async function prepareDatabase(
   const { args, env } = databaseArguments(scanner.name, settings)
   const update =
     scanner.name === 'trivy'
-      ? [
-          'image',
-          '--download-db-only',
-          ...args.filter(arg => arg !== '--skip-db-update' && arg !== '--skip-java-db-update')
-        ]
+      ? ['image', '--download-db-only', ...args.filter(arg => arg !== '--skip-db-update')]
       : ['db', 'update']
   const result = await runner.run('timeout', [`${UPDATE_TIMEOUT_S}s`, scanner.binary, ...update], {
     env,
