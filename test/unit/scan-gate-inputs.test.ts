@@ -140,6 +140,20 @@ describe('scan-gate inputs', () => {
     )
   })
 
+  it('writes sarif inside the workspace or RUNNER_TEMP, nowhere else', async () => {
+    const runnerTemp = await mkdtemp(join(tmpdir(), 'gate-runner-temp-'))
+    try {
+      const source = (sarif: string) => mapInputs({ 'image-ref': `ghcr.io/o/app@${DIGEST}`, sarif })
+      const read = await readInputs(source(join(runnerTemp, 'out/scan.sarif')), workspace, runnerTemp)
+      expect(read.sarif?.path).toBe(join(runnerTemp, 'out/scan.sarif'))
+      await expect(
+        readInputs(source(join(tmpdir(), 'elsewhere.sarif')), workspace, runnerTemp)
+      ).rejects.toThrow('resolves outside the workspace')
+    } finally {
+      await rm(runnerTemp, { recursive: true, force: true })
+    }
+  })
+
   it("gives registry-username/password to the image's registry only; other hosts fall back to the Docker config", async () => {
     const read = await inputs({ 'registry-username': 'bot', 'registry-password': 's3cret-Pass' })
     expect(read.credentialsFor('ghcr.io')).toEqual({ username: 'bot', password: 's3cret-Pass' })
