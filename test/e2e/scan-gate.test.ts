@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { cell } from '../../src/lib/summary.js'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
 import { findVerdict } from '../../src/lib/verdict/index.js'
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
@@ -73,7 +74,8 @@ describe('scan-gate bundle, run as the runner runs it', () => {
       'scanner-version': `0.69.2@sha256:${sum}`,
       'registry-username': 'bot',
       'registry-password': PASSWORD,
-      attach: 'true'
+      attach: 'true',
+      sarif: 'scan-gate.sarif'
     })
     expect(result.exitCode).toBe(1)
     expect(errors(result)).toEqual([
@@ -99,8 +101,16 @@ describe('scan-gate bundle, run as the runner runs it', () => {
     expect(found?.ref).toBe(result.outputs['verdict-ref'])
     expect(found?.verdict).toMatchObject({ decision: 'fail', blocking: 2, subject: { digest: image.digest } })
 
+    // Every file scan-gate wrote: log and annotations, summary, outputs, the normalised report, the SARIF, the verdict.
     expect(result.secrets).toContain(PASSWORD)
-    for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
+    const files = [result.outputs.report, result.outputs.sarif] as string[]
+    expect(files.every(file => file !== '')).toBe(true)
+    const written = [
+      ...shownText(result),
+      ...(await Promise.all(files.map(file => readFile(file, 'utf8')))),
+      JSON.stringify(found?.verdict)
+    ]
+    for (const text of written) expect(text).not.toContain(PASSWORD)
   })
 
   it("scans with every finding whatever the job's TRIVY_* settings, naming (not showing) the ones it dropped", async () => {
@@ -206,9 +216,9 @@ describe('scan-gate bundle, run as the runner runs it', () => {
         suppressed: 4
       })
       expect(result.summary).toContain(
-        'not affected (VEX): vulnerable_code_not_in_execute_path; the HTTP/2 server is never started'
+        cell('not affected (VEX): vulnerable_code_not_in_execute_path; the HTTP/2 server is never started')
       )
-      expect(result.summary).toContain('bash is not in the runtime path [.trivyignore:2]')
+      expect(result.summary).toContain(cell('bash is not in the runtime path [.trivyignore:2]'))
       const sarif = JSON.parse(await readFile(join(dir, 'out/scan-gate.sarif'), 'utf8'))
       const validate = sarifValidator()
       expect(validate(sarif)).toBe(true)

@@ -1,12 +1,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { scanGate, type Collaborators } from '../../src/actions/scan-gate/main.js'
 import type { OutputName } from '../../src/actions/scan-gate/inputs.js'
-import { ExternalError } from '../../src/lib/errors.js'
+import { ConfigurationError, ExternalError } from '../../src/lib/errors.js'
 import { createCommandRunner } from '../../src/lib/exec.js'
 import { mapInputs } from '../../src/lib/inputs.js'
+import { cell } from '../../src/lib/summary.js'
 import { createRegistryClient, OCI_INDEX } from '../../src/lib/registry/index.js'
 import { installScanner, ReportError } from '../../src/lib/scanner/index.js'
 import { findVerdict, referrersTag, VERDICT_ARTIFACT_TYPE } from '../../src/lib/verdict/index.js'
@@ -98,7 +99,11 @@ async function gate(
       'registry-password': PASSWORD,
       ...values
     }),
-    env: { GITHUB_WORKSPACE: workspace, RUNNER_TEMP: join(dir, 'temp') },
+    env: {
+      GITHUB_WORKSPACE: workspace,
+      RUNNER_TEMP: join(dir, 'temp'),
+      RUNNER_TOOL_CACHE: join(dir, 'tool-cache')
+    },
     runner: createCommandRunner(),
     registry:
       options.registry ??
@@ -124,15 +129,30 @@ const basic = (username: string, password: string): string =>
 
 /** What the stand-in scanner logged about each run: the image it scanned and the credentials it was given. */
 async function scannerCalls(): Promise<Array<{ image: string; credentials: object }>> {
+  return (
+    (await readFile(join(dir, 'standin.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
+      // Scans only: the database status and update calls name no image.
+      .filter(call => call.argv.some((arg: string) => arg.includes('@sha256:')))
+      .map(call => ({
+        image: call.argv.find((arg: string) => arg.includes('@sha256:')),
+        credentials: call.credentials
+      }))
+  )
+}
+
+/** Every call of the stand-in scanner, in order: database status and update calls, and scans. */
+async function standinLog(): Promise<
+  Array<{ tool: string; argv: string[]; cwd: string; credentials: object; db: Record<string, string> }>
+> {
   return (await readFile(join(dir, 'standin.log'), 'utf8'))
     .trim()
     .split('\n')
     .map(line => JSON.parse(line))
-    .map(call => ({
-      image: call.argv.find((arg: string) => arg.includes('@sha256:')),
-      credentials: call.credentials
-    }))
 }
+const scan = (call: { argv: string[] }): boolean => call.argv.some(arg => arg.includes('@sha256:'))
 
 /** Runs `body` with stdout captured: what core.info writes to the job log. */
 async function jobLog<T>(body: () => Promise<T>): Promise<[T, string]> {
@@ -183,17 +203,14 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     ])
     expect(run.summary).toContain('## ❌ scan-gate: fail')
     expect(run.summary).toContain(
-      '| [CVE-2024-1001](https://avd.aquasec.com/nvd/cve-2024-1001) | openssl | 3.0.11-1 → 3.0.14-1 | critical |'
+      `| [CVE\\-2024\\-1001](https://avd.aquasec.com/nvd/cve-2024-1001) | openssl | ${cell('3.0.11-1')} → ${cell('3.0.14-1')} | critical |`
     )
     expect(run.summary).toContain(
-      '| [CVE-2024-1002](https://avd.aquasec.com/nvd/cve-2024-1002) | zlib1g | 1.2.13 → no fix | high |'
+      `| [CVE\\-2024\\-1002](https://avd.aquasec.com/nvd/cve-2024-1002) | zlib1g | ${cell('1.2.13')} → no fix | high |`
     )
 
     // The scanner was asked for exactly the digest, with the credentials in its environment only.
-    const [call] = (await readFile(join(dir, 'standin.log'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map(line => JSON.parse(line))
+    const call = (await standinLog()).find(scan) as Awaited<ReturnType<typeof standinLog>>[number]
     expect(call.argv.at(-1)).toBe(pinned())
     expect(call.credentials).toEqual({ username: 'bot', password: PASSWORD })
     expect(call.argv.join(' ')).not.toContain(PASSWORD)
@@ -209,10 +226,7 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     })
     expect(run.error).toBeUndefined()
     expect(run.summary).toContain(`| Digest | \`${image.digest}\` |`)
-    const [call] = (await readFile(join(dir, 'standin.log'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map(line => JSON.parse(line))
+    const call = (await standinLog()).find(scan) as Awaited<ReturnType<typeof standinLog>>[number]
     expect(call.argv.at(-1)).toBe(pinned())
     const refused = await gate({ 'image-ref': `${registry.host}/octo/app:v1` })
     expect((refused.error as Error).message).toContain("input 'image-ref' must carry a digest")
@@ -227,8 +241,8 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     expect(run.error).toBeUndefined()
     expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
     expect(run.summary).toContain('## ✅ scan-gate: pass')
-    expect(run.summary).toContain('| patched in our fork (until 2026-12-31) [.trivyignore:2] |')
-    expect(run.summary).toContain('| no fix available (ignore-unfixed) |')
+    expect(run.summary).toContain(`| ${cell('patched in our fork (until 2026-12-31) [.trivyignore:2]')} |`)
+    expect(run.summary).toContain(`| ${cell('no fix available (ignore-unfixed)')} |`)
     expect(run.summary).toContain('- `CVE-2099-0001` (`.trivyignore:3`)')
   })
 
@@ -314,10 +328,11 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
   })
 
   it('refuses a report of another image (it records a different digest)', async () => {
-    const run = await gate({ report: fixture('trivy-mixed.json') })
+    await copyFile(fixture('trivy-mixed.json'), join(workspace, 'trivy-mixed.json'))
+    const run = await gate({ report: 'trivy-mixed.json' })
     expect(run.error).toBeInstanceOf(ReportError)
     expect((run.error as Error).message).toBe(
-      `the report is for another image: it records sha256:${'a1'.repeat(32)}, not ${image.digest}`
+      `the report is for another image: it records 'sha256:${'a1'.repeat(32)}', not ${image.digest}`
     )
     expect(run.outputs.decision).toBeUndefined()
   })
@@ -334,7 +349,7 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     })
     expect(run.error).toBeUndefined()
     expect(run.outputs.decision).toBe('pass')
-    expect(run.summary).toContain(`records ${platform}, a platform image of ${multi.digest}`)
+    expect(run.summary).toContain(cell(`records ${platform}, a platform image of ${multi.digest}`))
   })
 
   it.each([
@@ -354,6 +369,18 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     }
   )
 
+  it('stops a scanner that does not finish within the timeout, and fails saying so (stand-in hang)', async () => {
+    process.env.STANDIN_MODE = 'hang'
+    const started = Date.now()
+    const run = await gate({ timeout: '2s' })
+    expect(run.error).toBeInstanceOf(ExternalError)
+    expect((run.error as Error).message).toMatch(
+      /^scanner failed: trivy did not finish within 2s and was stopped; raise the timeout input/
+    )
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(run.outputs.decision).toBeUndefined()
+  })
+
   it('decides from a complete report even when the scanner exits non-zero (stand-in exit-1)', async () => {
     process.env.STANDIN_MODE = 'exit-1'
     const run = await gate({ fail: 'false' })
@@ -367,7 +394,7 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     expect(run.error).toBeUndefined()
     expect([run.outputs.decision, run.outputs.blocking]).toEqual(['pass', '0'])
     expect(run.summary).toContain('3 findings are also in the baseline and cannot block')
-    expect(run.summary).toContain(`image ${registry.host}/octo/multi@${multi.digest}`)
+    expect(run.summary).toContain(cell(`image ${registry.host}/octo/multi@${multi.digest}`))
     // The baseline is on the image's registry: its scan gets the same credentials.
     const credentials = { username: 'bot', password: PASSWORD }
     expect(await scannerCalls()).toEqual([
@@ -396,6 +423,162 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
       ])
     }
   )
+})
+
+describe('the vulnerability database comes from a cache (stand-in scanners)', () => {
+  const HOUR = 3_600_000
+  const cacheDir = (): string => join(dir, 'db-cache')
+  const seed = async (scanner: 'trivy' | 'grype', builtAt: number): Promise<void> => {
+    const built = new Date(builtAt).toISOString()
+    const file = join(cacheDir(), scanner === 'trivy' ? 'db/metadata.json' : 'standin-status.json')
+    await mkdir(join(file, '..'), { recursive: true })
+    await writeFile(file, JSON.stringify(scanner === 'trivy' ? { Version: 2, UpdatedAt: built } : { built }))
+  }
+  const updates = (calls: Awaited<ReturnType<typeof standinLog>>) =>
+    calls.filter(call => call.argv.includes('--download-db-only') || call.argv.join(' ') === 'db update')
+  const grype = { scanner: 'grype', 'scanner-version': '' }
+
+  beforeEach(() => {
+    process.env.STANDIN_LOG = join(dir, 'standin.log')
+  })
+
+  it('a fresh database is used without an update; the summary and the verdict say how old it is', async () => {
+    await seed('trivy', NOW - 2 * HOUR)
+    // Later than the verdicts other tests attach to the same image, so this one is the newest.
+    const run = await gate(
+      { 'cache-dir': cacheDir(), fail: 'false', attach: 'true' },
+      { now: NOW + 10 * 60_000 }
+    )
+    expect(run.error).toBeUndefined()
+    const calls = await standinLog()
+    expect(updates(calls)).toEqual([])
+    const scanCall = calls.find(scan)
+    expect(scanCall?.argv).toEqual(expect.arrayContaining(['--cache-dir', cacheDir(), '--skip-db-update']))
+    const built = new Date(NOW - 2 * HOUR).toISOString()
+    expect(run.summary).toContain(
+      `| Vulnerability database | ${cell(`built ${built} (2h old), from the cache; source Trivy's default repository (mirror.gcr.io/aquasec/trivy-db, ghcr.io)`)} |`
+    )
+    const client = createRegistryClient({
+      credentials: { username: 'bot', password: PASSWORD },
+      ca: registry.caPem,
+      env: {}
+    })
+    const found = await findVerdict(client, {
+      registry: registry.host,
+      repository: 'octo/app',
+      digest: image.digest
+    })
+    expect(found?.verdict.database).toEqual({
+      built,
+      age: '2h',
+      state: 'cache',
+      source: "Trivy's default repository (mirror.gcr.io/aquasec/trivy-db, ghcr.io)"
+    })
+  })
+
+  it('a stale database is updated first (from the mirror set), then scanned with', async () => {
+    await seed('trivy', NOW - 72 * HOUR)
+    process.env.STANDIN_DB_BUILT = new Date(NOW - HOUR).toISOString()
+    const run = await gate({
+      'cache-dir': cacheDir(),
+      'db-repository': 'registry.example.com/mirror/trivy-db',
+      'java-db-repository': 'registry.example.com/mirror/trivy-java-db',
+      fail: 'false'
+    })
+    expect(run.error).toBeUndefined()
+    const calls = await standinLog()
+    expect(updates(calls).map(call => call.argv)).toEqual([
+      [
+        'image',
+        '--download-db-only',
+        '--cache-dir',
+        cacheDir(),
+        '--db-repository',
+        'registry.example.com/mirror/trivy-db',
+        '--java-db-repository',
+        'registry.example.com/mirror/trivy-java-db'
+      ]
+    ])
+    expect(calls.find(scan)?.argv).toEqual(
+      expect.arrayContaining(['--skip-db-update', '--db-repository', 'registry.example.com/mirror/trivy-db'])
+    )
+    expect(run.summary).toContain(
+      cell('(1h old), updated by this run; source registry.example.com/mirror/trivy-db')
+    )
+  })
+
+  it('a missing database is downloaded into the cache-dir default under the tool cache', async () => {
+    const run = await gate({ fail: 'false' })
+    expect(run.error).toBeUndefined()
+    const calls = await standinLog()
+    expect(updates(calls)).toHaveLength(1)
+    expect(updates(calls)[0]?.argv).toContain(join(dir, 'tool-cache', 'scan-gate-db', 'trivy'))
+  })
+
+  it.each([
+    [
+      'stale',
+      NOW - 72 * HOUR,
+      /the cached database was built .* \(3d 0h ago\), older than db-max-age: refusing to scan/
+    ],
+    ['missing', undefined, /and there is no database in the cache: refusing to scan with it/]
+  ])(
+    'a failed update with a %s database fails closed, saying how to fix it',
+    async (_name, builtAt, message) => {
+      if (builtAt !== undefined) await seed('trivy', builtAt)
+      process.env.STANDIN_DB_UPDATE = 'fail'
+      const run = await gate({ 'cache-dir': cacheDir() })
+      expect(run.error).toBeInstanceOf(ExternalError)
+      expect((run.error as Error).message).toMatch(message)
+      expect((run.error as Error).message).toContain(
+        'Set db-repository to a reachable mirror, or raise db-max-age'
+      )
+      expect((run.error as Error).message).toContain('TOOMANYREQUESTS')
+      expect(run.outputs.decision).toBeUndefined()
+      expect((await standinLog()).filter(scan)).toEqual([])
+    }
+  )
+
+  it('db-max-age decides what is fresh: 3 days old passes with db-max-age 7d', async () => {
+    await seed('trivy', NOW - 72 * HOUR)
+    process.env.STANDIN_DB_UPDATE = 'fail'
+    const run = await gate({ 'cache-dir': cacheDir(), 'db-max-age': '7d', fail: 'false' })
+    expect(run.error).toBeUndefined()
+    expect(updates(await standinLog())).toEqual([])
+  })
+
+  it('grype: the cache, no auto-update and the mirror reach it through its environment', async () => {
+    await seed('grype', NOW - 30 * HOUR)
+    process.env.STANDIN_DB_BUILT = new Date(NOW - HOUR).toISOString()
+    const version = `0.104.0@sha256:${grypeSum}`
+    const run = await gate({
+      ...grype,
+      'scanner-version': version,
+      'cache-dir': cacheDir(),
+      'db-update-url': 'https://mirror.example.com/grype/databases/',
+      fail: 'false'
+    })
+    expect(run.error).toBeUndefined()
+    const calls = await standinLog()
+    const env = {
+      GRYPE_DB_CACHE_DIR: cacheDir(),
+      GRYPE_DB_AUTO_UPDATE: 'false',
+      GRYPE_DB_UPDATE_URL: 'https://mirror.example.com/grype/databases/'
+    }
+    expect(updates(calls).map(call => call.db)).toEqual([env])
+    expect(calls.find(scan)?.db).toEqual(env)
+    expect(run.summary).toContain(
+      cell('(1h old), updated by this run; source https://mirror.example.com/grype/databases/')
+    )
+  })
+
+  it('refuses a mirror input of the other scanner', async () => {
+    const run = await gate({ 'db-update-url': 'https://mirror.example.com/' })
+    expect(run.error).toBeInstanceOf(ConfigurationError)
+    expect((run.error as Error).message).toBe(
+      "input 'db-update-url' is for Grype, but scanner is trivy: use db-repository (and java-db-repository) for trivy"
+    )
+  })
 })
 
 describe('registry credentials go only to the image registry', () => {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import * as tc from '@actions/tool-cache'
 import { execFile } from 'node:child_process'
+import http from 'node:http'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -148,5 +149,53 @@ describe('scanner installation with @actions/tool-cache (stand-in archives from 
     await expect(installScanner(opts({ mirror: `${server.url}/nowhere` }))).rejects.toThrow(
       `downloading trivy 0.69.2 from ${server.url}/nowhere/${TRIVY_FILE} failed (HTTP 404)`
     )
+  })
+
+  describe('a download has time bounds', () => {
+    let stalling: http.Server
+    let url: string
+    const sockets = new Set<import('node:net').Socket>()
+    beforeAll(async () => {
+      stalling = http.createServer((req, res) => {
+        if (req.url?.startsWith('/headers/')) return // never answers
+        res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': '1000000' })
+        res.write(Buffer.alloc(10))
+        if (req.url?.startsWith('/drip/')) {
+          const drip = setInterval(() => res.write(Buffer.alloc(1)), 100)
+          res.on('close', () => clearInterval(drip))
+        } // else: the body stalls after 10 bytes
+      })
+      stalling.on('connection', socket => {
+        sockets.add(socket)
+        socket.on('close', () => sockets.delete(socket))
+      })
+      await new Promise<void>(resolve => stalling.listen(0, '127.0.0.1', resolve))
+      url = `http://127.0.0.1:${(stalling.address() as import('node:net').AddressInfo).port}`
+    })
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => stalling.close(resolve))
+    })
+
+    it.each([
+      ['headers that never come', 'headers', /failed: no data arrived for 0\.5s|failed: Request timeout/],
+      ['a body that stalls', 'body', /failed: no data arrived for 0\.5s/],
+      ['a body drip-fed forever', 'drip', /failed: it did not finish within 2s/]
+    ])('ends %s with an error, in time', async (_name, path, message) => {
+      const started = Date.now()
+      const error = await installScanner(
+        opts({ mirror: `${url}/${path}`, download: { stallMs: 500, totalMs: 2000 } })
+      ).then(
+        () => undefined,
+        (thrown: unknown) => thrown
+      )
+      expect(error).toBeInstanceOf(ExternalError)
+      expect((error as Error).message).toMatch(message)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      // Nothing half-downloaded is left behind.
+      expect((await readdir(process.env.RUNNER_TEMP as string)).filter(f => f.endsWith('.tar.gz'))).toEqual(
+        []
+      )
+    })
   })
 })

@@ -41,7 +41,13 @@ function finding(id: string, severity: Severity, change: Partial<Finding> = {}):
 }
 
 function reportOf(findings: Finding[]): ScanReport {
-  return { format: 'trivy', scanner: { name: 'trivy' }, artifact: { digests: [] }, findings, suppressed: [] }
+  return {
+    format: 'trivy',
+    scanner: { name: 'trivy' },
+    artifact: { digests: [], references: [] },
+    findings,
+    suppressed: []
+  }
 }
 
 function rule(id: string, change: Partial<IgnoreRule> = {}): IgnoreRule {

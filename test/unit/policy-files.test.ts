@@ -1,7 +1,12 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ConfigurationError } from '../../src/lib/errors.js'
 import {
   globMatches,
+  loadPolicy,
   parseExpiry,
   parseOpenVex,
   parsePolicyFile,
@@ -302,5 +307,90 @@ describe('matching helpers', () => {
     ['2026-01-05T10:00:00Z', undefined]
   ])('date %s', (text, expected) => {
     expect(parseExpiry(text)).toBe(expected)
+  })
+})
+
+describe('policy files stay inside the workspace, and their content is never echoed', () => {
+  const CREDENTIAL = 'https://octo-bot:ghp_PlantedCredential0123456789@github.com'
+  let root: string
+  let workspace: string
+  let outside: string
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'policy-inside-'))
+    workspace = join(root, 'ws')
+    outside = join(root, 'home')
+    await mkdir(workspace)
+    await mkdir(outside)
+    await writeFile(join(outside, '.git-credentials'), `${CREDENTIAL}\n`)
+  })
+  afterEach(() => rm(root, { recursive: true, force: true }))
+
+  const refusedWith = async (load: Promise<unknown>): Promise<string> => {
+    const error = await load.then(
+      () => undefined,
+      (thrown: unknown) => thrown
+    )
+    if (!(error instanceof ConfigurationError)) throw new Error(`not refused: ${String(error)}`)
+    return error.message
+  }
+
+  it.each(['.trivyignore', '.trivyignore.yaml'])(
+    'refuses %s committed as a symlink to a credentials file outside the workspace, without reading it',
+    async name => {
+      await symlink(join(outside, '.git-credentials'), join(workspace, name))
+      const message = await refusedWith(loadPolicy({ workspace, vexFiles: [] }))
+      expect(message).toContain(`${name} in the workspace: '${name}' resolves outside the workspace`)
+      expect(message).not.toContain('ghp_')
+    }
+  )
+
+  it.each([
+    ['policy', (file: string) => loadPolicy({ workspace, policyFile: file, vexFiles: [] }), "input 'policy'"],
+    ['vex', (file: string) => loadPolicy({ workspace, vexFiles: [file] }), "input 'vex'"]
+  ])('refuses a %s file outside the workspace, or a symlink to one', async (_name, load, what) => {
+    expect(await refusedWith(load(join(outside, '.git-credentials')))).toContain(
+      `${what}: '${join(outside, '.git-credentials')}' resolves outside the workspace`
+    )
+    await symlink(join(outside, '.git-credentials'), join(workspace, 'link.yml'))
+    expect(await refusedWith(load(join(workspace, 'link.yml')))).toContain('resolves outside the workspace')
+  })
+
+  it.each(['.trivyignore', 'policy'])('refuses a FIFO as %s at once instead of hanging', async name => {
+    execFileSync('mkfifo', [join(workspace, name)])
+    const started = Date.now()
+    const message = await refusedWith(
+      loadPolicy({
+        workspace,
+        policyFile: name === 'policy' ? join(workspace, name) : undefined,
+        vexFiles: []
+      })
+    )
+    expect(message).toContain('is not a regular file')
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
+  it('refuses a .trivyignore line that is no vulnerability id, naming the line but not showing it', async () => {
+    await writeFile(join(workspace, '.trivyignore'), `CVE-2024-0001\n${CREDENTIAL}\n`)
+    const message = await refusedWith(loadPolicy({ workspace, vexFiles: [] }))
+    expect(message).toBe(
+      '.trivyignore:2: the entry is not a vulnerability id (letters, digits and . _ : + -, up to 128 characters, ' +
+        'as CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx); the line is not shown here. Fix or remove it'
+    )
+  })
+
+  it('refuses a /proc/self/environ-like line (KEY=value and NUL) without echoing it', () => {
+    const message = refusal(() =>
+      parseTrivyignore('REGISTRY_PASSWORD=hunter2\u0000HOME=/root', '.trivyignore')
+    )
+    expect(message).not.toContain('hunter2')
+  })
+
+  it('reads a .trivyignore inside the workspace, and a symlink to one inside it', async () => {
+    await mkdir(join(workspace, 'security'))
+    await writeFile(join(workspace, 'security', 'ignore'), 'CVE-2024-0001\nRHSA-2024:1234\n')
+    await symlink(join('security', 'ignore'), join(workspace, '.trivyignore'))
+    const loaded = await loadPolicy({ workspace, vexFiles: [] })
+    expect(loaded.ignores.map(rule => rule.id)).toEqual(['CVE-2024-0001', 'RHSA-2024:1234'])
   })
 })

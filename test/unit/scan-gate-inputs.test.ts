@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readInputs } from '../../src/actions/scan-gate/inputs.js'
@@ -14,6 +14,9 @@ beforeAll(async () => {
   workspace = await mkdtemp(join(tmpdir(), 'gate-inputs-'))
   await writeFile(join(workspace, 'report.json'), '{}')
   await writeFile(join(workspace, 'prod.json'), '{}')
+  await mkdir(join(workspace, 'dir'))
+  // A directory committed as a symlink out of the workspace: writing through it would land outside.
+  await symlink(tmpdir(), join(workspace, 'escape'))
 })
 afterAll(() => rm(workspace, { recursive: true, force: true }))
 
@@ -60,7 +63,19 @@ describe('scan-gate inputs', () => {
     [{ severity: 'severe' }, "input 'severity' must be one of critical, high, medium, low, unknown"],
     [{ severity: 'negligible' }, "input 'severity' must be one of"],
     [{ scanner: 'snyk' }, "input 'scanner' must be one of trivy, grype"],
-    [{ report: 'missing.json' }, "input 'report': 'missing.json' is not a file"],
+    [{ report: 'missing.json' }, "input 'report': 'missing.json' does not exist"],
+    [{ report: '/etc/hostname' }, "input 'report': '/etc/hostname' resolves outside the workspace"],
+    [{ report: 'dir' }, "input 'report': 'dir' is not a regular file"],
+    [{ baseline: '/etc/hostname' }, "input 'baseline': '/etc/hostname' resolves outside the workspace"],
+    [{ sarif: '/proc/self/fd/1' }, "input 'sarif': '/proc/self/fd' resolves outside the workspace"],
+    [{ sarif: 'escape/out.sarif' }, "escape' resolves outside the workspace"],
+    [{ 'report-subject': 'maybe' }, "input 'report-subject' must be one of verify, trust"],
+    [
+      { timeout: '0s' },
+      "input 'timeout' must be a duration such as 90s, 20m or 2h (from 1s to 24h); got '0s'"
+    ],
+    [{ timeout: '20' }, "input 'timeout' must be a duration"],
+    [{ timeout: '25h' }, "input 'timeout' must be a duration"],
     [{ baseline: 'reports/prod.json' }, "input 'baseline': the report 'reports/prod.json' does not exist"],
     [{ baseline: 'Not An Image' }, "input 'baseline': 'Not An Image' is neither a report file"],
     [{ 'registry-username': 'bot' }, "inputs 'registry-username' and 'registry-password' go together"],
@@ -83,10 +98,60 @@ describe('scan-gate inputs', () => {
     expect(read.report).toBe(join(workspace, 'report.json'))
     expect(read.vex).toEqual([join(workspace, 'a.vex.json'), join(workspace, 'b.vex.json')])
     expect(read.baseline).toEqual({ kind: 'report', path: join(workspace, 'prod.json'), text: 'prod.json' })
-    expect(read.sarif).toBe(join(workspace, 'out/scan.sarif'))
+    expect(read.sarif?.path).toBe(join(workspace, 'out/scan.sarif'))
+    expect([read.reportSubject, read.timeoutMs]).toEqual(['verify', 20 * 60_000])
+    expect((await inputs({ timeout: '90s', 'report-subject': 'trust' })).timeoutMs).toBe(90_000)
     expect([read.severity, read.ignoreUnfixed]).toEqual(['critical', false])
     const image = await inputs({ baseline: 'ghcr.io/o/app:production' })
     expect(image.baseline).toMatchObject({ kind: 'image', ref: { repository: 'o/app', tag: 'production' } })
+  })
+
+  it('reads the database settings: inputs, else the job variables the scanner would read, else the tool cache', async () => {
+    const env = { RUNNER_TOOL_CACHE: '/opt/hostedtoolcache' }
+    const defaults = await readInputs(
+      mapInputs({ 'image-ref': `ghcr.io/o/app@${DIGEST}` }),
+      workspace,
+      undefined,
+      env
+    )
+    expect(defaults.database).toEqual({
+      cacheDir: '/opt/hostedtoolcache/scan-gate-db/trivy',
+      maxAgeMs: 24 * 3_600_000,
+      repository: undefined,
+      javaRepository: undefined,
+      updateUrl: undefined
+    })
+    const fromJob = await readInputs(
+      mapInputs({ 'image-ref': `ghcr.io/o/app@${DIGEST}`, scanner: 'grype', 'db-max-age': '7d' }),
+      workspace,
+      undefined,
+      { ...env, GRYPE_DB_CACHE_DIR: '/cache/grype', GRYPE_DB_UPDATE_URL: 'https://mirror.example/listing' }
+    )
+    expect(fromJob.database).toMatchObject({
+      cacheDir: '/cache/grype',
+      maxAgeMs: 7 * 24 * 3_600_000,
+      updateUrl: 'https://mirror.example/listing'
+    })
+    expect(await refusal({ 'db-max-age': '30s' })).toContain(
+      "input 'db-max-age' must be a duration such as 90s, 20m or 2h (from 1m to 90d); got '30s'"
+    )
+    expect(await refusal({ scanner: 'grype', 'db-repository': 'ghcr.io/m/db' })).toContain(
+      "input 'db-repository' is for Trivy, but scanner is grype"
+    )
+  })
+
+  it('writes sarif inside the workspace or RUNNER_TEMP, nowhere else', async () => {
+    const runnerTemp = await mkdtemp(join(tmpdir(), 'gate-runner-temp-'))
+    try {
+      const source = (sarif: string) => mapInputs({ 'image-ref': `ghcr.io/o/app@${DIGEST}`, sarif })
+      const read = await readInputs(source(join(runnerTemp, 'out/scan.sarif')), workspace, runnerTemp)
+      expect(read.sarif?.path).toBe(join(runnerTemp, 'out/scan.sarif'))
+      await expect(
+        readInputs(source(join(tmpdir(), 'elsewhere.sarif')), workspace, runnerTemp)
+      ).rejects.toThrow('resolves outside the workspace')
+    } finally {
+      await rm(runnerTemp, { recursive: true, force: true })
+    }
   })
 
   it("gives registry-username/password to the image's registry only; other hosts fall back to the Docker config", async () => {
@@ -158,7 +223,8 @@ describe('scanner command line', () => {
     image: `ghcr.io/o/app@${DIGEST}`,
     registry: 'ghcr.io',
     credentials: { username: 'bot', password: 's3cret-Pass' },
-    workDir: '/w'
+    workDir: '/w',
+    timeoutMs: 60_000
   }
 
   it('trivy: JSON to a file, by digest, credentials only in the environment', () => {

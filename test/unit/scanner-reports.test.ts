@@ -34,7 +34,11 @@ describe('Trivy JSON (SchemaVersion 2)', () => {
     expect(report.format).toBe('trivy')
     expect(report.scanner.name).toBe('trivy')
     expect(report.findings).toHaveLength(13)
-    expect(report.artifact).toEqual({ name: `${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`, digests: [FIXTURE_DIGEST] })
+    expect(report.artifact).toEqual({
+      name: `${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`,
+      digests: [FIXTURE_DIGEST],
+      references: [`${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`, `${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`]
+    })
   })
 
   it('maps every Trivy Status, FixedVersion or its absence, and UNKNOWN severity', () => {
@@ -225,6 +229,53 @@ describe('SARIF 2.1.0', () => {
   })
 })
 
+describe('fields the scanners omit or null are not malformed', () => {
+  const trivy = JSON.parse(read('trivy-mixed.json'))
+  const grype = JSON.parse(read('grype-mixed.json'))
+
+  it.each([
+    ['absent', undefined],
+    ['null', null],
+    ['empty', '']
+  ])('a Grype match whose vulnerability.severity is %s is an unknown finding', (_name, severity) => {
+    const copy = structuredClone(grype)
+    if (severity === undefined) delete copy.matches[0].vulnerability.severity
+    else copy.matches[0].vulnerability.severity = severity
+    const report = parseReport(JSON.stringify(copy))
+    expect(report.findings).toHaveLength(grype.matches.length)
+    expect(report.findings[0]?.severity).toBe('unknown')
+    expect(report.findings[0]?.id).toBe(grype.matches[0].vulnerability.id)
+  })
+
+  it('a Grype match without metadata (fix.state "", no versions, no dataSource) reads as unknown and unfixed', () => {
+    const copy = structuredClone(grype)
+    copy.matches[0].vulnerability = {
+      id: 'CVE-2024-9999',
+      dataSource: '',
+      fix: { versions: null, state: '' }
+    }
+    const finding = parseReport(JSON.stringify(copy)).findings[0]
+    expect(finding && brief(finding)).toEqual([
+      'CVE-2024-9999',
+      finding?.package,
+      'unknown',
+      false,
+      'unknown',
+      ''
+    ])
+  })
+
+  it.each([
+    ['absent', undefined],
+    ['empty', '']
+  ])('a Trivy vulnerability whose Severity is %s (omitempty) is an unknown finding', (_name, severity) => {
+    const copy = structuredClone(trivy)
+    if (severity === undefined) delete copy.Results[0].Vulnerabilities[0].Severity
+    else copy.Results[0].Vulnerabilities[0].Severity = severity
+    expect(parseReport(JSON.stringify(copy)).findings[0]?.severity).toBe('unknown')
+  })
+})
+
 describe('fail closed', () => {
   const trivy = JSON.parse(read('trivy-mixed.json'))
   const mutate = (change: (report: typeof trivy) => void): string => {
@@ -240,9 +291,9 @@ describe('fail closed', () => {
     ['not JSON at all', 'Error: failed to scan image', 'is not valid JSON'],
     ['a number', '42', 'is the number 42, not a scanner report'],
     [
-      'Trivy without ArtifactName',
-      '{"SchemaVersion": 2}',
-      'ArtifactName is missing; a Trivy report names what it scanned'
+      'Trivy with an ArtifactName that is not a string',
+      '{"SchemaVersion": 2, "ArtifactName": 7}',
+      'ArtifactName is the number 7; expected a string'
     ],
     ['an unknown object', '{"findings": []}', "unrecognised format (top-level keys 'findings')"],
     [
@@ -255,7 +306,26 @@ describe('fail closed', () => {
       mutate(r => (r.Results[0].Vulnerabilities[2].Severity = 'SEVERE')),
       'has Severity the string "SEVERE"'
     ],
-    ['no severity', mutate(r => delete r.Results[0].Vulnerabilities[0].Severity), 'has Severity missing'],
+    [
+      'a severity that is a number',
+      mutate(r => (r.Results[0].Vulnerabilities[0].Severity = 3)),
+      'Severity is the number 3; expected a string'
+    ],
+    [
+      'no package name',
+      mutate(r => delete r.Results[0].Vulnerabilities[0].PkgName),
+      'Results[0].Vulnerabilities[0].PkgName is missing'
+    ],
+    [
+      'a Grype severity Grype does not have',
+      read('grype-mixed.json').replace('"severity": "High"', '"severity": "Severe"'),
+      'has severity the string "Severe"'
+    ],
+    [
+      'a Grype match without a package name',
+      JSON.stringify({ matches: [{ vulnerability: { id: 'CVE-2024-1' }, artifact: {} }], source: null }),
+      'matches[0].artifact.name is missing'
+    ],
     [
       'an unknown Status',
       mutate(r => (r.Results[0].Vulnerabilities[0].Status = 'patched')),
@@ -321,7 +391,7 @@ describe('fail closed', () => {
       await writeFile(join(dir, 'empty.json'), '')
       await expect(readReport(join(dir, 'empty.json'))).rejects.toThrow('is empty (0 bytes)')
       await expect(readReport(join(dir, 'missing.json'))).rejects.toThrow('cannot be read')
-      await expect(readReport(dir)).rejects.toThrow('cannot be read: it is not a regular file')
+      await expect(readReport(dir)).rejects.toThrow('is not a regular file')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { evaluate } from '../../src/lib/policy/index.js'
-import { parseReport, toSarif, type SarifFinding } from '../../src/lib/scanner/index.js'
+import { parseReport, sarifChunks, toSarif, type SarifFinding } from '../../src/lib/scanner/index.js'
 import { sarifValidator } from '../support/scanner/sarif-schema.js'
 import { fixture, FIXTURE_DIGEST, FIXTURE_IMAGE } from '../support/scanner/standin.js'
 
@@ -126,5 +126,37 @@ describe('SARIF output', () => {
       .map(j => key(j.finding))
     expect(again.findings.map(key).sort()).toEqual(unsuppressed.sort())
     expect(again.suppressed).toHaveLength(report.findings.length - unsuppressed.length)
+  })
+})
+
+describe('SARIF output in chunks', () => {
+  const many: SarifFinding[] = Array.from({ length: 5000 }, (_, i) => ({
+    finding: {
+      ...(findings[i % findings.length] as SarifFinding).finding,
+      id: `CVE-2025-${10000 + (i % 2500)}`
+    },
+    blocking: i % 2 === 0
+  }))
+
+  it('comes as many small pieces that join to one log, every finding and rule in it', () => {
+    const chunks = [...sarifChunks(many, options)]
+    expect(chunks.length).toBeGreaterThan(5)
+    const longest = Math.max(...chunks.map(chunk => chunk.length))
+    const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0)
+    expect(longest).toBeLessThan(total / 4)
+    // Joined, the chunks are one JSON document (schema validity is the tests above', on the same code path).
+    const log = JSON.parse(chunks.join('')) as Log
+    expect(log.runs[0]?.results).toHaveLength(5000)
+    expect(log.runs[0]?.tool.driver.rules).toHaveLength(2500)
+    expect(log.runs[0]?.results[4999]?.ruleId).toBe('CVE-2025-12499')
+    expect(log.runs[0]?.tool.driver.rules[log.runs[0]?.results[4999]?.ruleIndex as number]?.id).toBe(
+      'CVE-2025-12499'
+    )
+  })
+
+  it('an empty log is still a valid one', () => {
+    const log = JSON.parse([...sarifChunks([], options)].join('')) as Log
+    expect(sarifValidator()(log)).toBe(true)
+    expect([log.runs[0]?.results, log.runs[0]?.tool.driver.rules]).toEqual([[], []])
   })
 })

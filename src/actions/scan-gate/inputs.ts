@@ -1,16 +1,22 @@
 import { promises as fs } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Credentials } from '../../lib/registry/index.js'
 import { parseSeverity, SEVERITIES, type Severity } from '../../lib/scanner/finding.js'
+import type { DatabaseSettings } from '../../lib/scanner/database.js'
 import { SCANNERS, type ScannerName } from '../../lib/scanner/releases.js'
+import { resolveInside } from '../../lib/workspace-files.js'
+import { planOutputFile, type OutputFile } from './output-file.js'
+import { REPORT_SUBJECT_MODES, type ReportSubjectMode } from './report-subject.js'
 
 export const INPUTS = [
   'image-ref',
   'allow-mutable',
   'report',
+  'report-subject',
   'scanner',
   'scanner-version',
   'scanner-url',
@@ -23,7 +29,13 @@ export const INPUTS = [
   'baseline',
   'fail',
   'sarif',
-  'attach'
+  'attach',
+  'timeout',
+  'cache-dir',
+  'db-max-age',
+  'db-repository',
+  'java-db-repository',
+  'db-update-url'
 ] as const
 export type InputName = (typeof INPUTS)[number]
 
@@ -48,6 +60,8 @@ export interface GateInputs {
   allowMutable: boolean
   /** Absolute path of a report to judge instead of running a scanner. */
   report?: string
+  /** Whether a report that records no image is refused (`verify`) or accepted on purpose (`trust`). */
+  reportSubject: ReportSubjectMode
   scanner: ScannerName
   scannerVersion?: string
   scannerUrl?: string
@@ -64,14 +78,28 @@ export interface GateInputs {
   vex: string[]
   baseline?: Baseline
   fail: boolean
-  sarif?: string
+  sarif?: OutputFile
   attach: boolean
+  /** How long a scanner run may take before it is stopped and the step fails. */
+  timeoutMs: number
+  /** The vulnerability database's cache, freshness and mirrors (for scans this action runs). */
+  database: DatabaseSettings
 }
 
-/** Reads and validates every input once; `workspace` anchors relative paths, as the runner's cwd does. */
-export async function readInputs(source: InputSource, workspace: string): Promise<GateInputs> {
+/**
+ * Reads and validates every input once; `workspace` anchors relative paths, as the runner's cwd does. Files read
+ * must resolve inside the workspace; the SARIF output inside it or `runnerTemp`.
+ */
+export async function readInputs(
+  source: InputSource,
+  workspace: string,
+  runnerTemp?: string,
+  env: NodeJS.ProcessEnv = {}
+): Promise<GateInputs> {
   const read = new InputReader<InputName>(source)
   const resolve = (file: string): string => path.resolve(workspace, file)
+  // First, so the runner masks it whatever input is refused next.
+  const password = read.secret('registry-password')
 
   const image = read.required('image-ref')
   const imageRef = parseImageRef(image)
@@ -85,9 +113,11 @@ export async function readInputs(source: InputSource, workspace: string): Promis
   }
 
   const reportInput = read.optional('report')
-  const report = reportInput ? resolve(reportInput) : undefined
+  const report = reportInput ? resolveInside(workspace, reportInput, "input 'report'") : undefined
   if (report && !(await isFile(report))) {
-    throw new ConfigurationError(`input 'report': '${reportInput}' is not a file (looked for ${report})`)
+    throw new ConfigurationError(
+      `input 'report': '${reportInput}' is not a regular file (looked for ${report})`
+    )
   }
 
   const scannerUrl = read.optional('scanner-url') || undefined
@@ -106,7 +136,6 @@ export async function readInputs(source: InputSource, workspace: string): Promis
   }
 
   const username = read.optional('registry-username')
-  const password = read.secret('registry-password')
   if ((username === '') !== (password === '')) {
     throw new ConfigurationError(
       "inputs 'registry-username' and 'registry-password' go together: set both, or neither to use the Docker config"
@@ -114,13 +143,15 @@ export async function readInputs(source: InputSource, workspace: string): Promis
   }
 
   const credentials = username ? { username, password } : undefined
+  const scanner = read.oneOf('scanner', SCANNERS, 'trivy')
   const policyInput = read.optional('policy')
   return {
     image,
     imageRef,
     allowMutable,
     report,
-    scanner: read.oneOf('scanner', SCANNERS, 'trivy'),
+    reportSubject: read.oneOf('report-subject', REPORT_SUBJECT_MODES, 'verify'),
+    scanner,
     scannerVersion: read.optional('scanner-version') || undefined,
     scannerUrl,
     credentialsFor: host => (host === imageRef.registry ? credentials : undefined),
@@ -128,18 +159,33 @@ export async function readInputs(source: InputSource, workspace: string): Promis
     ignoreUnfixed: read.optional('ignore-unfixed') === '' ? undefined : read.boolean('ignore-unfixed', false),
     policy: policyInput ? resolve(policyInput) : undefined,
     vex: read.list('vex').map(resolve),
-    baseline: await readBaseline(read.optional('baseline'), resolve),
+    baseline: await readBaseline(read.optional('baseline'), workspace),
     fail: read.boolean('fail', true),
-    sarif: read.optional('sarif') ? resolve(read.optional('sarif')) : undefined,
-    attach: read.boolean('attach', false)
+    sarif: read.optional('sarif')
+      ? planOutputFile(workspace, read.optional('sarif'), "input 'sarif'", runnerTemp ? [runnerTemp] : [])
+      : undefined,
+    attach: read.boolean('attach', false),
+    timeoutMs: readDuration(read.optional('timeout', DEFAULT_TIMEOUT), 'timeout'),
+    database: readDatabase(read, scanner, env)
   }
 }
 
-/** A report file when one is there (or the name says it is a report), else an image reference. */
-async function readBaseline(text: string, resolve: (file: string) => string): Promise<Baseline | undefined> {
+/** A report file when something is there (or the name says it is a report), else an image reference. */
+async function readBaseline(text: string, workspace: string): Promise<Baseline | undefined> {
   if (text === '') return undefined
-  const file = resolve(text)
-  if (await isFile(file)) return { kind: 'report', path: file, text }
+  const file = path.resolve(workspace, text)
+  if (
+    await fs.lstat(file).then(
+      () => true,
+      () => false
+    )
+  ) {
+    const real = resolveInside(workspace, text, "input 'baseline'")
+    if (!(await isFile(real))) {
+      throw new ConfigurationError(`input 'baseline': '${text}' is not a regular file (looked for ${file})`)
+    }
+    return { kind: 'report', path: real, text }
+  }
   if (/\.(json|sarif)$/i.test(text)) {
     throw new ConfigurationError(`input 'baseline': the report '${text}' does not exist (looked for ${file})`)
   }
@@ -149,6 +195,60 @@ async function readBaseline(text: string, resolve: (file: string) => string): Pr
     throw new ConfigurationError(
       `input 'baseline': '${text}' is neither a report file in the workspace nor an image reference (${(error as Error).message})`
     )
+  }
+}
+
+const DEFAULT_TIMEOUT = '20m'
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `90s`, `20m`, `2h`, `7d`: between `min` and `max` (as written in the message). */
+export function readDuration(
+  text: string,
+  name: InputName,
+  [min, max]: [string, string] = ['1s', '24h']
+): number {
+  const parse = (value: string): number => {
+    const match = /^(\d+)\s*([smhd])$/.exec(value.trim())
+    return match ? Number(match[1]) * (UNITS[match[2] as string] as number) : NaN
+  }
+  const ms = parse(text)
+  if (!(ms >= parse(min) && ms <= parse(max))) {
+    throw new ConfigurationError(
+      `input '${name}' must be a duration such as 90s, 20m or 2h (from ${min} to ${max}); got '${text}'`
+    )
+  }
+  return ms
+}
+
+/**
+ * The database settings: inputs first, else the job's TRIVY_* / GRYPE_* variables for them (which the scanner
+ * would have read), else a directory of the runner's tool cache, kept between jobs on a self-hosted runner.
+ */
+function readDatabase(
+  read: InputReader<InputName>,
+  scanner: ScannerName,
+  env: NodeJS.ProcessEnv
+): DatabaseSettings {
+  const trivyOnly = ['db-repository', 'java-db-repository'] as const
+  for (const name of scanner === 'trivy' ? (['db-update-url'] as const) : trivyOnly) {
+    if (read.optional(name)) {
+      throw new ConfigurationError(
+        `input '${name}' is for ${scanner === 'trivy' ? 'Grype' : 'Trivy'}, but scanner is ${scanner}: ` +
+          `use ${scanner === 'trivy' ? 'db-repository (and java-db-repository)' : 'db-update-url'} for ${scanner}`
+      )
+    }
+  }
+  const fromEnv = (name: string): string | undefined => env[name] || undefined
+  const cacheDir =
+    read.optional('cache-dir') ||
+    fromEnv(scanner === 'trivy' ? 'TRIVY_CACHE_DIR' : 'GRYPE_DB_CACHE_DIR') ||
+    path.join(env.RUNNER_TOOL_CACHE || os.tmpdir(), 'scan-gate-db', scanner)
+  return {
+    cacheDir: path.resolve(cacheDir),
+    maxAgeMs: readDuration(read.optional('db-max-age', '24h'), 'db-max-age', ['1m', '90d']),
+    repository: read.optional('db-repository') || fromEnv('TRIVY_DB_REPOSITORY'),
+    javaRepository: read.optional('java-db-repository') || fromEnv('TRIVY_JAVA_DB_REPOSITORY'),
+    updateUrl: read.optional('db-update-url') || fromEnv('GRYPE_DB_UPDATE_URL')
   }
 }
 

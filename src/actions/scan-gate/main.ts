@@ -3,9 +3,8 @@ import { appendSummary } from '../../lib/summary.js'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { errorMessage } from '../../lib/errors.js'
 import { createCommandRunner, type CommandRunner } from '../../lib/exec.js'
-import { formatImageRef, type ImageRef } from '../../lib/image-ref.js'
+import { formatImageRef } from '../../lib/image-ref.js'
 import { runAction } from '../../lib/action.js'
 import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import {
@@ -20,18 +19,20 @@ import {
   createRegistryClient,
   platformManifests,
   type CredentialsResolver,
-  type RegistryClient,
-  type RegistryRef
+  type RegistryClient
 } from '../../lib/registry/index.js'
 import { readReport } from '../../lib/scanner/detect.js'
 import { sha256File } from '../../lib/scanner/file-digest.js'
-import { ReportError, type ScanReport } from '../../lib/scanner/finding.js'
+import type { ScanReport } from '../../lib/scanner/finding.js'
 import { installScanner, type InstalledScanner, type InstallOptions } from '../../lib/scanner/install.js'
+import { formatAge, prepareDatabase, type DatabaseUsed } from '../../lib/scanner/database.js'
 import { scanImage, type ScanLog } from '../../lib/scanner/run.js'
-import { toSarif } from '../../lib/scanner/sarif-output.js'
+import { sarifChunks } from '../../lib/scanner/sarif-output.js'
 import { attachVerdict, type AttachedVerdict, type Verdict } from '../../lib/verdict/index.js'
 import { readInputs, type OutputName } from './inputs.js'
 import { writeNormalisedReport } from './normalised-report.js'
+import { openOutputFile } from './output-file.js'
+import { checkReportSubject } from './report-subject.js'
 import { summaryOf } from './summary.js'
 
 /** What the gate needs from a registry: resolving tags, reading manifests, and attaching a verdict. */
@@ -85,7 +86,7 @@ export async function run(deps: Collaborators = defaultCollaborators()): Promise
 /** Scans exactly the image digest (or reads a report of it), decides by policy, and leaves the evidence. */
 export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
-  const inputs = await readInputs(deps.inputs, workspace)
+  const inputs = await readInputs(deps.inputs, workspace, deps.env.RUNNER_TEMP, deps.env)
   const registry = deps.registry(inputs.credentialsFor)
   const now = deps.now()
 
@@ -119,12 +120,23 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
 
   const workDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'scan-gate-'))
   let installed: InstalledScanner | undefined
-  const scanner = async (): Promise<InstalledScanner> =>
-    (installed ??= await deps.install({
+  let database: DatabaseUsed | undefined
+  // The scanner, with a database young enough in its cache: installed and prepared once, when first needed.
+  const scanner = async (): Promise<InstalledScanner> => {
+    installed ??= await deps.install({
       scanner: inputs.scanner,
       version: inputs.scannerVersion,
       mirror: inputs.scannerUrl
-    }))
+    })
+    if (!database) {
+      database = await prepareDatabase(deps.runner, installed, inputs.database, now)
+      core.info(
+        `${installed.name} vulnerability database built ${database.built} (${formatAge(database.ageMs)} old), ` +
+          `${database.state === 'cache' ? `from the cache ${inputs.database.cacheDir}` : `updated now from ${database.source}`}`
+      )
+    }
+    return installed
+  }
 
   let report: ScanReport
   let reportFile: string
@@ -144,7 +156,9 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
         image: pinned,
         registry: subject.registry,
         credentials: inputs.credentialsFor(subject.registry),
-        workDir: scanDir
+        workDir: scanDir,
+        timeoutMs: inputs.timeoutMs,
+        database: inputs.database
       },
       scanLog
     )
@@ -153,7 +167,11 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     report.scanner.version ??= tool.version
     source = `${tool.name} ${tool.version} run by this action${tool.fromCache ? ' (from the tool cache)' : ''}`
   }
-  const subjectCheck = await checkReportSubject(report, digest, registry, subject)
+  const subjectCheck = await checkReportSubject(report, subject, inputs.reportSubject, async () =>
+    platformManifests(await registry.getManifest({ ...subject, tag: undefined })).map(p => p.digest)
+  )
+  if (subjectCheck.how === 'trusted') core.warning(`the report's subject was ${subjectCheck.text}`)
+  if (subjectCheck.how === 'repository') core.warning(`the report ${subjectCheck.text}`)
 
   let baselineKeys: Set<string> | undefined
   let baselineText: string | undefined
@@ -178,7 +196,9 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
             image: baselineImage,
             registry: baseline.ref.registry,
             credentials: inputs.credentialsFor(baseline.ref.registry),
-            workDir: scanDir
+            workDir: scanDir,
+            timeoutMs: inputs.timeoutMs,
+            database: inputs.database
           },
           scanLog
         )
@@ -198,11 +218,12 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
     report,
     evaluation,
     policy,
-    policyDigest: digestOfPolicy
+    policyDigest: digestOfPolicy,
+    subject: subjectCheck
   })
 
   if (inputs.sarif) {
-    const sarif = toSarif(
+    const chunks = sarifChunks(
       evaluation.judgements.map(({ finding, disposition, reason }) => ({
         finding,
         blocking: disposition === 'blocking',
@@ -210,8 +231,13 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       })),
       { image: pinned, imageName, digest, scanner: report.scanner }
     )
-    await fs.mkdir(path.dirname(inputs.sarif), { recursive: true })
-    await fs.writeFile(inputs.sarif, JSON.stringify(sarif))
+    const handle = await openOutputFile(inputs.sarif, "input 'sarif'")
+    try {
+      // writeFile at the current position writes the whole chunk (write() may write part of it).
+      for (const chunk of chunks) await handle.writeFile(chunk)
+    } finally {
+      await handle.close()
+    }
   }
 
   let attached: AttachedVerdict | undefined
@@ -220,6 +246,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       schemaVersion: 1,
       decision: evaluation.decision,
       subject: { name: imageName, digest },
+      reportSubject: subjectCheck.how,
       blocking: evaluation.blocking,
       counts: evaluation.counts,
       policy: {
@@ -236,6 +263,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
         reportFormat: report.format,
         reportDigest: `sha256:${await sha256File(reportFile)}`
       },
+      ...(database ? { database: databaseEvidence(database) } : {}),
       expiredIgnores: evaluation.expiredIgnores.length,
       time: new Date(now).toISOString()
     }
@@ -249,7 +277,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   deps.setOutput('blocking', String(evaluation.blocking))
   deps.setOutput('counts', JSON.stringify(evaluation.counts))
   deps.setOutput('report', normalised)
-  deps.setOutput('sarif', inputs.sarif ?? '')
+  deps.setOutput('sarif', inputs.sarif?.path ?? '')
   deps.setOutput('expired-ignores', JSON.stringify(evaluation.expiredIgnores))
   deps.setOutput('verdict-ref', attached?.ref ?? '')
   await deps.writeSummary(
@@ -265,7 +293,8 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       fail: inputs.fail,
       verdictRef: attached?.ref,
       baseline: baselineText,
-      subjectCheck
+      subjectCheck,
+      database: database && databaseEvidence(database)
     })
   )
 
@@ -285,38 +314,12 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   return evaluation
 }
 
-/**
- * A report that records image digests must record this one (or, for an index, one of its platform images):
- * a report of another image is an error, not a pass. Returns how the subject was checked, for the summary.
- */
-async function checkReportSubject(
-  report: ScanReport,
-  digest: string,
-  registry: Pick<GateRegistry, 'getManifest'>,
-  ref: RegistryRef & Pick<ImageRef, 'registry' | 'repository'>
-): Promise<string> {
-  const recorded = report.artifact.digests
-  if (recorded.length === 0) {
-    core.notice(
-      'the report records no image digest, so it cannot be checked against the image: it is trusted as given'
-    )
-    return 'not recorded in the report (trusted as given)'
+/** The database facts that travel with the verdict and the summary. */
+function databaseEvidence(database: DatabaseUsed): NonNullable<Verdict['database']> {
+  return {
+    built: database.built,
+    age: formatAge(database.ageMs),
+    state: database.state,
+    source: database.source
   }
-  if (recorded.includes(digest)) return `matches ${digest}`
-  let platforms: string[]
-  try {
-    platforms = platformManifests(await registry.getManifest({ ...ref, tag: undefined, digest })).map(
-      p => p.digest
-    )
-  } catch (error) {
-    throw new ReportError(
-      `the report is for another image: it records ${recorded.join(', ')}, not ${digest} ` +
-        `(and whether those are platform images of it could not be checked: ${errorMessage(error)})`
-    )
-  }
-  const platform = recorded.find(entry => platforms.includes(entry))
-  if (platform) return `records ${platform}, a platform image of ${digest}`
-  throw new ReportError(
-    `the report is for another image: it records ${recorded.join(', ')}, not ${digest}${platforms.length ? ' nor one of its platform images' : ''}`
-  )
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs'
 import type { Evaluation, Policy } from '../../lib/policy/evaluate.js'
 import { SEVERITIES, type ScanReport } from '../../lib/scanner/finding.js'
+import type { SubjectCheck } from './report-subject.js'
 
 const LINES_PER_WRITE = 2000
 
@@ -10,12 +11,20 @@ const LINES_PER_WRITE = 2000
  */
 export async function writeNormalisedReport(
   file: string,
-  facts: { image: string; report: ScanReport; evaluation: Evaluation; policy: Policy; policyDigest: string }
+  facts: {
+    image: string
+    report: ScanReport
+    evaluation: Evaluation
+    policy: Policy
+    policyDigest: string
+    subject: SubjectCheck
+  }
 ): Promise<void> {
   const { report, evaluation, policy } = facts
   const head = {
     schemaVersion: 1,
     image: facts.image,
+    reportSubject: facts.subject,
     decision: evaluation.decision,
     reasons: evaluation.reasons,
     blocking: evaluation.blocking,
@@ -35,7 +44,7 @@ export async function writeNormalisedReport(
   }
   const handle = await fs.open(file, 'w')
   try {
-    await handle.write(`${JSON.stringify(head).slice(0, -1)},"findings":[\n`)
+    await handle.writeFile(`${JSON.stringify(head).slice(0, -1)},"findings":[\n`)
     const { judgements } = evaluation
     for (let start = 0; start < judgements.length; start += LINES_PER_WRITE) {
       const lines = judgements.slice(start, start + LINES_PER_WRITE).map(
@@ -57,9 +66,9 @@ export async function writeNormalisedReport(
             url: finding.url || undefined
           }) + (start + i < judgements.length - 1 ? ',' : '')
       )
-      await handle.write(lines.join('\n') + '\n')
+      await handle.writeFile(lines.join('\n') + '\n')
     }
-    await handle.write(']}\n')
+    await handle.writeFile(']}\n')
   } finally {
     await handle.close()
   }

@@ -1,6 +1,8 @@
 import type { Evaluation, Judgement, Policy } from '../../lib/policy/evaluate.js'
+import { shownId } from '../../lib/policy/rules.js'
 import { advisoryUrl, SEVERITIES, type Finding, type ScanReport } from '../../lib/scanner/finding.js'
-import { cell, code, keyValueTable, table } from '../../lib/summary.js'
+import { cell, code, keyValueTable, link, table } from '../../lib/summary.js'
+import type { SubjectCheck } from './report-subject.js'
 
 /** Rows per findings table: the summary must stay far below the runner's 1 MiB limit. */
 export const SUMMARY_ROWS = 50
@@ -17,7 +19,9 @@ export interface SummaryFacts {
   fail: boolean
   verdictRef?: string
   baseline?: string
-  subjectCheck: string
+  subjectCheck: SubjectCheck
+  /** The database of a scan run by the action. */
+  database?: { built: string; age: string; state: 'cache' | 'updated'; source: string }
 }
 
 /** The job summary: decision banner, counts, the blocking findings, what was suppressed and why, expired ignores. */
@@ -53,7 +57,11 @@ export function summaryOf(facts: SummaryFacts): string {
   const baseline = by('baseline')
   const allowed = by('allowed')
 
-  let body = `${banner}${counts}\n`
+  const trust =
+    facts.subjectCheck.how === 'trusted'
+      ? '> [!WARNING]\n> The report does not name the image it is of: its subject was taken on trust (`report-subject: trust`).\n\n'
+      : ''
+  let body = `${banner}${trust}${counts}\n`
   if (blocking.length) {
     body +=
       `### Blocking findings (${blocking.length})\n\n` +
@@ -61,7 +69,7 @@ export function summaryOf(facts: SummaryFacts): string {
         advisory(finding),
         cell(finding.package),
         versions(finding),
-        finding.severity
+        cell(finding.severity)
       ])
   }
   if (suppressed.length) {
@@ -70,7 +78,7 @@ export function summaryOf(facts: SummaryFacts): string {
       limited(suppressed, ['Vulnerability', 'Package', 'Severity', 'Why'], ({ finding, reason }) => [
         advisory(finding),
         cell(finding.package),
-        finding.severity,
+        cell(finding.severity),
         cell(reason ?? '')
       ])
   }
@@ -85,7 +93,7 @@ export function summaryOf(facts: SummaryFacts): string {
           .map(e => [
             cell(e.id),
             cell(e.package ?? 'any'),
-            e.expires,
+            cell(e.expires),
             cell(e.reason),
             code(e.source),
             String(e.matches)
@@ -100,7 +108,8 @@ export function summaryOf(facts: SummaryFacts): string {
         .slice(0, SUMMARY_ROWS)
         .map(
           rule =>
-            `- ${code(rule.id)}${rule.package ? ` in ${code(rule.package)}` : ''} (${code(rule.source)})`
+            // What the entry parsed to (its id, cut short), never the line as written.
+            `- ${code(shownId(rule.id))}${rule.package ? ` in ${code(shownId(rule.package))}` : ''} (${code(rule.source)})`
         )
         .join('\n') +
       '\n\n'
@@ -119,15 +128,25 @@ export function summaryOf(facts: SummaryFacts): string {
     keyValueTable([
       ['Image', code(facts.image)],
       ['Digest', code(facts.digest)],
-      ['Report', facts.source],
+      ['Report', cell(facts.source)],
       [
         'Report format',
-        `${facts.report.format} (${facts.report.scanner.name}${facts.report.scanner.version ? ` ${facts.report.scanner.version}` : ''})`
+        cell(
+          `${facts.report.format} (${facts.report.scanner.name}${facts.report.scanner.version ? ` ${facts.report.scanner.version}` : ''})`
+        )
       ],
-      ['Report subject', facts.subjectCheck],
+      ['Report subject', cell(facts.subjectCheck.text)],
+      [
+        'Vulnerability database',
+        facts.database &&
+          cell(
+            `built ${facts.database.built} (${facts.database.age} old), ` +
+              `${facts.database.state === 'cache' ? 'from the cache' : 'updated by this run'}; source ${facts.database.source}`
+          )
+      ],
       ['Threshold', `${policy.severity} and above block`],
       ['ignore-unfixed', String(policy.ignoreUnfixed)],
-      ['max', max || undefined],
+      ['max', max ? cell(max) : undefined],
       ['fail-on-expired-ignore', String(policy.failOnExpiredIgnore)],
       ['Baseline', facts.baseline && cell(facts.baseline)],
       ['Policy read from', facts.policySources.map(cell).join('<br>') || 'inputs only'],
@@ -148,8 +167,7 @@ function limited(rows: Judgement[], header: string[], render: (row: Judgement) =
 }
 
 function advisory(finding: Finding): string {
-  const url = advisoryUrl(finding)
-  return url ? `[${cell(finding.id)}](${url.replace(/[()\s]/g, encodeURIComponent)})` : cell(finding.id)
+  return link(finding.id, advisoryUrl(finding))
 }
 
 function versions(finding: Finding): string {

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError } from '../errors.js'
+import { readRegularFile, resolveInside } from '../workspace-files.js'
 import { parsePolicyFile, type PolicyFile } from './policy-file.js'
 import type { IgnoreRule } from './rules.js'
 import { parseTrivyignore, parseTrivyignoreYaml } from './trivyignore.js'
@@ -15,9 +16,14 @@ export interface LoadedPolicy {
   read: string[]
 }
 
+/** Policy files are hand-written; a larger one is more likely a mistake (or not a policy) than a policy. */
+export const POLICY_FILE_MAX_BYTES = 4 * 1024 * 1024
+
 /**
  * Reads the policy file and VEX documents named by the inputs (each must exist), and `.trivyignore` /
- * `.trivyignore.yaml` from the workspace when they are there. Every problem names its file and line.
+ * `.trivyignore.yaml` from the workspace when they are there. Every file must resolve inside the workspace and be
+ * a regular file (a symlink to ~/.git-credentials, a FIFO or a /proc file is refused, never read); every problem
+ * names its file and line.
  */
 export async function loadPolicy(options: {
   workspace: string
@@ -28,7 +34,7 @@ export async function loadPolicy(options: {
   const loaded: LoadedPolicy = { ignores: [], vex: [], read: [] }
   if (options.policyFile) {
     const file = options.policyFile
-    const text = await readRequired(file, `input 'policy': the policy file ${label(file)}`)
+    const text = await readInside(options.workspace, file, `input 'policy'`)
     loaded.file = parsePolicyFile(text, label(file))
     loaded.ignores.push(...loaded.file.ignores)
     loaded.read.push(
@@ -40,17 +46,22 @@ export async function loadPolicy(options: {
     ['.trivyignore.yaml', parseTrivyignoreYaml]
   ] as const) {
     const file = path.join(options.workspace, name)
-    const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined
-      throw new ConfigurationError(`${name} in the workspace cannot be read: ${error.message}`)
-    })
-    if (text === undefined) continue
+    // Read only when the workspace has one; a dangling symlink is there, and refused below.
+    const present = await fs.lstat(file).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false
+        throw new ConfigurationError(`${name} in the workspace cannot be read (${error.code ?? 'error'})`)
+      }
+    )
+    if (!present) continue
+    const text = await readInside(options.workspace, name, `${name} in the workspace`)
     const rules = parse(text, name)
     loaded.ignores.push(...rules)
     loaded.read.push(`${name}: ${plural(rules.length, 'vulnerability entry', 'vulnerability entries')}`)
   }
   for (const [index, file] of options.vexFiles.entries()) {
-    const text = await readRequired(file, `input 'vex': ${label(file)}`)
+    const text = await readInside(options.workspace, file, `input 'vex'`)
     const statements = parseOpenVex(text, label(file), index + 1)
     loaded.vex.push(...statements)
     loaded.read.push(`${label(file)}: ${plural(statements.length, 'VEX statement', 'VEX statements')}`)
@@ -58,15 +69,11 @@ export async function loadPolicy(options: {
   return loaded
 }
 
-async function readRequired(file: string, what: string): Promise<string> {
-  try {
-    return await fs.readFile(file, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new ConfigurationError(
-      code === 'ENOENT' ? `${what} does not exist` : `${what} cannot be read: ${(error as Error).message}`
-    )
-  }
+/** A file inside the workspace, regular and at most POLICY_FILE_MAX_BYTES, as UTF-8 text. */
+async function readInside(workspace: string, file: string, what: string): Promise<string> {
+  const real = resolveInside(workspace, file, what)
+  const bytes = await readRegularFile(real, what, POLICY_FILE_MAX_BYTES)
+  return bytes.toString('utf8')
 }
 
 function plural(count: number, one: string, many: string): string {

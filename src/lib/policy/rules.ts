@@ -19,6 +19,19 @@ export interface IgnoreRule {
   source: string
 }
 
+/**
+ * What an ignore entry's id may look like: advisory and rule ids (CVE-…, GHSA-…, RHSA-2024:1234, openSUSE-SU-…,
+ * TEMP-0000000-2A4E3E, aws-access-key-id). A line of a credentials file (`https://user:token@host`) or of
+ * /proc/self/environ (`KEY=value`) is not one, so it is refused without being shown.
+ */
+export const IGNORE_ID = /^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/
+
+/** An id as shown in messages and summaries: printable ASCII only, cut at 40 characters. */
+export function shownId(id: string): string {
+  const printable = id.replace(/[^\x21-\x7e]/g, '?')
+  return printable.length > 40 ? `${printable.slice(0, 39)}…` : printable
+}
+
 /** True once an entry's expiry has passed; like Trivy's `exp:`, `2026-01-31` stops applying on that day (UTC). */
 export function isExpired(rule: Pick<IgnoreRule, 'expiresAt'>, now: number): boolean {
   return rule.expiresAt !== undefined && now > rule.expiresAt

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors.js'
-import { parseExpiry, type IgnoreRule } from './rules.js'
+import { IGNORE_ID, parseExpiry, shownId, type IgnoreRule } from './rules.js'
 import { YamlSource } from './yaml-source.js'
 
 /**
@@ -21,6 +21,14 @@ export function parseTrivyignore(text: string, label: string): IgnoreRule[] {
       return
     }
     const [id, ...rest] = line.split(/\s+/) as [string, ...string[]]
+    if (!IGNORE_ID.test(id)) {
+      // The line is not shown: this file may not be what it claims (a symlink to a credentials file is refused
+      // before, but a committed secret is still a secret).
+      throw new ConfigurationError(
+        `${where}: the entry is not a vulnerability id (letters, digits and . _ : + -, up to 128 characters, as ` +
+          'CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx); the line is not shown here. Fix or remove it'
+      )
+    }
     let expires: string | undefined
     let expiresAt: number | undefined
     // Trivy reads only exp: after the id; other words are notes, kept here as part of the reason.
@@ -30,12 +38,13 @@ export function parseTrivyignore(text: string, label: string): IgnoreRule[] {
         notes.push(field)
         continue
       }
-      if (expires !== undefined) throw new ConfigurationError(`${where}: '${id}' has more than one exp: date`)
+      if (expires !== undefined)
+        throw new ConfigurationError(`${where}: '${shownId(id)}' has more than one exp: date`)
       expires = field.slice('exp:'.length)
       expiresAt = parseExpiry(expires)
       if (expiresAt === undefined) {
         throw new ConfigurationError(
-          `${where}: '${field}' is not a date: write exp:YYYY-MM-DD, e.g. exp:2026-06-30`
+          `${where}: '${shownId(field)}' is not a date: write exp:YYYY-MM-DD, e.g. exp:2026-06-30`
         )
       }
     }
@@ -65,6 +74,12 @@ export function parseTrivyignoreYaml(text: string, label: string): IgnoreRule[] 
       const idNode = fields.get('id')
       if (idNode === undefined) throw yaml.error(item, `${what} has no 'id'`)
       const id = yaml.string(idNode, `${what}.id`)
+      if (!IGNORE_ID.test(id)) {
+        throw yaml.error(
+          idNode,
+          `${what}.id is not a vulnerability id (letters, digits and . _ : + -); not shown here`
+        )
+      }
       const paths = fields.has('paths')
         ? yaml.strings(fields.get('paths') ?? null, `${what}.paths`)
         : undefined

@@ -1,4 +1,6 @@
-import { createReadStream, promises as fs } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { errorMessage } from '../errors.js'
+import { openRegularFile } from '../workspace-files.js'
 import { describe, type ReportCollector, type ReportRoot } from './collector.js'
 import { ReportError, type ScanReport } from './finding.js'
 import { createGrypeCollector } from './grype.js'
@@ -130,26 +132,32 @@ export class ReportReader {
   }
 }
 
-/** Reads a report file in chunks (never whole into memory) and detects its format from the content. */
+/**
+ * Reads a report file in chunks (never whole into memory) and detects its format from the content. Only a regular
+ * file is read (opened without following a symlink or blocking on a FIFO): a device or a FIFO would never end.
+ */
 export async function readReport(file: string, label = `the report ${file}`): Promise<ScanReport> {
-  let size: number
+  let handle: FileHandle
   try {
-    const stat = await fs.stat(file)
-    if (!stat.isFile()) throw new Error('it is not a regular file')
-    size = stat.size
+    handle = await openRegularFile(file, label)
   } catch (error) {
-    throw new ReportError(`${label} cannot be read: ${(error as Error).message}`)
+    throw new ReportError(errorMessage(error))
   }
-  if (size === 0) throw new ReportError(`${label} is empty (0 bytes)`)
-  const reader = new ReportReader(label)
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: CHUNK_BYTES }))
-      reader.write(chunk as Buffer)
-  } catch (error) {
-    if (error instanceof ReportError) throw error
-    throw new ReportError(`${label} cannot be read: ${(error as Error).message}`)
+    const { size } = await handle.stat()
+    if (size === 0) throw new ReportError(`${label} is empty (0 bytes)`)
+    const reader = new ReportReader(label)
+    try {
+      for await (const chunk of handle.createReadStream({ highWaterMark: CHUNK_BYTES, autoClose: false }))
+        reader.write(chunk as Buffer)
+    } catch (error) {
+      if (error instanceof ReportError) throw error
+      throw new ReportError(`${label} cannot be read: ${(error as Error).message}`)
+    }
+    return reader.finish()
+  } finally {
+    await handle.close()
   }
-  return reader.finish()
 }
 
 /** Reads a report held in memory (tests, small reports). */

@@ -38,8 +38,11 @@ export type ReportFormat = 'trivy' | 'trivy-legacy' | 'grype' | 'sarif'
 export interface ScanReport {
   format: ReportFormat
   scanner: { name: string; version?: string }
-  /** What the report says it scanned: a name, and every manifest digest it records (possibly none). */
-  artifact: { name?: string; digests: string[] }
+  /**
+   * What the report says it scanned: a name for display, every manifest digest it records, and every image
+   * reference it records (names, tags, `name@digest`) as written; any of them may be empty.
+   */
+  artifact: { name?: string; digests: string[]; references: string[] }
   findings: Finding[]
   suppressed: ScannerSuppression[]
 }

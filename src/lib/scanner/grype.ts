@@ -1,4 +1,4 @@
-import { describe, expectKind, Fields, type ReportCollector } from './collector.js'
+import { describe, expectKind, Fields, isRecord, type ReportCollector } from './collector.js'
 import { digestOf, parseSeverity, ReportError, type Finding, type ScannerSuppression } from './finding.js'
 import { formatPath } from './json-stream.js'
 
@@ -58,23 +58,26 @@ export function createGrypeCollector(): ReportCollector {
 
     finish() {
       const digests = new Set<string>()
-      let name: string | undefined
+      const references: string[] = []
       const source =
         top.source === undefined || top.source === null ? undefined : Fields.of(top.source, 'source')
       const target = source?.raw.target
-      if (source && typeof target === 'object' && target !== null && !Array.isArray(target)) {
+      // Only an image source's target is an image (a directory, file, SBOM or purl source's is a string naming it).
+      if (source && source.optionalString('type') === 'image' && isRecord(target)) {
         const fields = Fields.of(target, 'source.target')
+        references.push(
+          fields.optionalString('userInput'),
+          ...fields.strings('repoDigests'),
+          ...fields.strings('tags')
+        )
         const manifest = digestOf(fields.optionalString('manifestDigest'))
         if (manifest) digests.add(manifest)
-        for (const reference of fields.strings('repoDigests')) {
-          const digest = digestOf(reference)
-          if (digest) digests.add(digest)
-        }
-        const input = fields.optionalString('userInput')
-        const fromInput = digestOf(input)
-        if (fromInput) digests.add(fromInput)
-        name = input || undefined
       }
+      for (const reference of references) {
+        const digest = digestOf(reference)
+        if (digest) digests.add(digest)
+      }
+      const recorded = references.filter(reference => reference !== '')
       const descriptor =
         top.descriptor === undefined || top.descriptor === null
           ? undefined
@@ -85,7 +88,7 @@ export function createGrypeCollector(): ReportCollector {
           name: descriptor?.optionalString('name') || 'grype',
           version: descriptor?.optionalString('version') || undefined
         },
-        artifact: { name, digests: [...digests] },
+        artifact: { name: recorded[0], digests: [...digests], references: recorded },
         findings,
         suppressed
       }
@@ -93,7 +96,17 @@ export function createGrypeCollector(): ReportCollector {
   }
 }
 
-/** One entry of `matches`. */
+/**
+ * One entry of `matches` (Grype's `models.Match`: vulnerability, artifact, relatedVulnerabilities and matchDetails
+ * are struct fields without `omitempty`, so Grype always writes them):
+ * - vulnerability, artifact: required; a match without them is not Grype's output.
+ * - vulnerability.id: required (`json:"id"`); ignores, VEX, the baseline and the summary key on it.
+ * - artifact.name: required (`json:"name"`); package-scoped ignores and the baseline key on it.
+ * - vulnerability.severity: `omitempty`, and null in real reports (NVD CPE matches without metadata): absent, null
+ *   or empty is `unknown` (counted, shown, blocking at threshold unknown). A word that is no severity is refused.
+ * - vulnerability.fix.state: `json:"state"`, but "" when Grype has no metadata: "" is `unknown`; another word is
+ *   refused, since it decides `fixable`. fix.versions, urls, dataSource, locations, purl: optional, shown only.
+ */
 export function grypeFinding(value: unknown, where: string): Finding {
   const match = Fields.of(value, where, 'a match object')
   const vulnerability = match.object('vulnerability')
@@ -101,7 +114,8 @@ export function grypeFinding(value: unknown, where: string): Finding {
   if (!vulnerability) throw new ReportError(`${where}.vulnerability is missing`)
   if (!artifact) throw new ReportError(`${where}.artifact is missing`)
   const id = vulnerability.string('id')
-  const severity = parseSeverity(vulnerability.raw.severity)
+  const severityText = vulnerability.optionalString('severity')
+  const severity = severityText === '' ? 'unknown' : parseSeverity(severityText)
   if (!severity) {
     throw new ReportError(
       `${where} (${id}) has severity ${describe(vulnerability.raw.severity)}; expected Critical, High, Medium, Low, Negligible or Unknown`

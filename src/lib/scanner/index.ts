@@ -22,4 +22,4 @@ export {
   type ScanRequest,
   type ScanResult
 } from './run.js'
-export { toSarif, type SarifFinding, type SarifOptions } from './sarif-output.js'
+export { sarifChunks, toSarif, type SarifFinding, type SarifOptions } from './sarif-output.js'

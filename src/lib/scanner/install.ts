@@ -1,7 +1,10 @@
 import * as tc from '@actions/tool-cache'
+import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { ConfigurationError, ExternalError } from '../errors.js'
+import { downloadFile, type DownloadLimits } from './download.js'
 import { sha256File } from './file-digest.js'
 import {
   archiveName,
@@ -36,7 +39,12 @@ export interface InstallOptions {
   /** The checksums kept in the source (tests pass their own). */
   releases?: Record<ScannerName, PinnedRelease>
   log?: (line: string) => void
+  /** Time bounds of the download (tests shorten them). */
+  download?: DownloadLimits
 }
+
+/** A release archive is tens of MB: a minute without a byte, or ten minutes in all, is a download that failed. */
+const DOWNLOAD_LIMITS: DownloadLimits = { stallMs: 60_000, totalMs: 10 * 60_000 }
 
 /** Marker kept beside a cached scanner: the archive checksum it was installed from. */
 const MARKER = '.scan-gate-sha256'
@@ -99,13 +107,15 @@ export async function installScanner(options: InstallOptions): Promise<Installed
   }
 
   log(`Downloading ${name} ${version} from ${url}`)
-  let archive: string
+  const downloads = process.env.RUNNER_TEMP || os.tmpdir()
+  await fs.mkdir(downloads, { recursive: true })
+  const archive = path.join(downloads, `scan-gate-${name}-${version}-${randomUUID()}.tar.gz`)
   try {
-    archive = await tc.downloadTool(url)
+    await downloadFile(url, archive, options.download ?? DOWNLOAD_LIMITS)
   } catch (error) {
-    const status = error instanceof tc.HTTPError ? ` (HTTP ${error.httpStatusCode ?? 'error'})` : ''
+    const reason = (error as Error).message
     throw new ExternalError(
-      `downloading ${name} ${version} from ${url} failed${status}: ${(error as Error).message}`
+      `downloading ${name} ${version} from ${url} failed${reason.startsWith('HTTP ') ? ` (${reason})` : `: ${reason}`}`
     )
   }
   try {

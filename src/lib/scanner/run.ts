@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { ExternalError } from '../errors.js'
 import { lastLines, type CommandRunner } from '../exec.js'
+import { databaseArguments, type DatabaseSettings } from './database.js'
 import { readReport } from './detect.js'
 import { ReportError, type ScanReport } from './finding.js'
 import type { ScannerName } from './releases.js'
@@ -16,6 +17,10 @@ export interface ScanRequest {
   credentials?: { username: string; password: string }
   /** A private directory: the report goes here, and the scanner runs here so no config file of the workspace applies. */
   workDir: string
+  /** The scan is stopped (TERM, then KILL) and fails after this long. */
+  timeoutMs: number
+  /** The database cache and mirrors; the scan never updates the database itself (prepareDatabase does). */
+  database?: DatabaseSettings
 }
 
 export interface ScanResult {
@@ -76,12 +81,20 @@ export async function scanImage(
         'finding and applies its own policy (set it with the severity, ignore-unfixed and policy inputs)'
     )
   }
-  const result = await runner.run(request.binary, args, {
+  // coreutils `timeout` bounds the run: @actions/exec can neither time out nor kill a child.
+  const seconds = Math.ceil(request.timeoutMs / 1000)
+  const result = await runner.run('timeout', ['--kill-after=30s', `${seconds}s`, request.binary, ...args], {
     cwd: request.workDir,
     env,
     unset: isScannerSetting
   })
   const tail = lastLines(result, 20)
+  if (result.exitCode === TIMED_OUT) {
+    throw new ExternalError(
+      `scanner failed: ${request.scanner} did not finish within ${formatDuration(request.timeoutMs)} and was stopped; ` +
+        `raise the timeout input if the image is that large${tail ? `:\n${tail}` : ''}`
+    )
+  }
   const size = await fs.stat(reportPath).then(
     stat => stat.size,
     () => -1
@@ -111,6 +124,13 @@ export async function scanImage(
   return { report, reportPath, exitCode: result.exitCode }
 }
 
+/** `timeout`'s exit code when the command timed out. */
+const TIMED_OUT = 124
+
+function formatDuration(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`
+}
+
 /** An empty file each scanner is pointed at instead of any ignore or config file it would find on its own. */
 const EMPTY_FILE: Record<ScannerName, string> = { trivy: 'empty.trivyignore', grype: 'empty.grype.yaml' }
 
@@ -120,6 +140,9 @@ export function commandFor(
   reportPath: string
 ): { args: string[]; env: Record<string, string> } {
   const env: Record<string, string> = {}
+  const database = request.database
+    ? databaseArguments(request.scanner, request.database)
+    : { args: [], env: {} }
   if (request.scanner === 'trivy') {
     if (request.credentials) {
       env.TRIVY_USERNAME = request.credentials.username
@@ -143,9 +166,10 @@ export function commandFor(
         '--ignorefile',
         path.join(request.workDir, EMPTY_FILE.trivy),
         '--no-progress',
+        ...database.args,
         request.image
       ],
-      env
+      env: { ...env, ...database.env }
     }
   }
   env.GRYPE_CHECK_FOR_APP_UPDATE = 'false'
@@ -157,6 +181,7 @@ export function commandFor(
   // `registry:` makes Grype pull from the registry instead of asking a local daemon. An explicit config file stops
   // Grype reading ~/.grype.yaml or $XDG_CONFIG_HOME/grype/config.yaml, whose ignore rules or only-fixed would drop
   // findings; with it empty and no GRYPE_* inherited, Grype reports every match.
+  Object.assign(env, database.env)
   return {
     args: [
       `registry:${request.image}`,

@@ -113,6 +113,8 @@ export function createSarifCollector(): ReportCollector {
     recognises: root => root.kind === 'object' && root.keys.includes('runs') && root.keys.includes('version'),
 
     finish() {
+      // version and runs are required by the SARIF 2.1.0 schema; so are tool.driver.name (the scanner, shown and
+      // attached with the verdict) and each rule's id (results name their rule by it).
       if (top.version !== '2.1.0') {
         throw new ReportError(`SARIF version ${describe(top.version)} is not supported: only 2.1.0`)
       }
@@ -120,6 +122,7 @@ export function createSarifCollector(): ReportCollector {
       const findings: Finding[] = []
       const suppressed: ScannerSuppression[] = []
       const digests = new Set<string>()
+      const references: string[] = []
       let name: string | undefined
       let scanner: { name: string; version?: string } | undefined
       runs.forEach((entry, index) => {
@@ -134,11 +137,13 @@ export function createSarifCollector(): ReportCollector {
           const properties = Fields.of(entry.properties, `runs[${index}].properties`)
           const imageName = properties.optionalString('imageName')
           name ??= imageName || undefined
-          for (const reference of [
+          const recorded = [
+            imageName,
             ...properties.strings('repoDigests'),
-            properties.optionalString('imageDigest'),
-            imageName
-          ]) {
+            ...properties.strings('repoTags')
+          ].filter(reference => reference !== '')
+          references.push(...recorded)
+          for (const reference of [...recorded, properties.optionalString('imageDigest')]) {
             const digest = digestOf(reference)
             if (digest) digests.add(digest)
           }
@@ -158,7 +163,7 @@ export function createSarifCollector(): ReportCollector {
       return {
         format: 'sarif',
         scanner: scanner ?? { name: 'unknown' },
-        artifact: { name, digests: [...digests] },
+        artifact: { name, digests: [...digests], references },
         findings,
         suppressed
       }

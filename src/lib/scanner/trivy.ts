@@ -126,30 +126,36 @@ export function createTrivyCollector(): ReportCollector {
 
     finish(root: ReportRoot) {
       const legacy = root.kind !== 'object'
+      // SchemaVersion (`omitempty`, but written as 2 by every Trivy since 0.20) is what tells this format from its
+      // successors: another value could mean fields moved, so it is refused rather than half read.
       if (!legacy && top.SchemaVersion !== 2) {
         throw new ReportError(
           `Trivy SchemaVersion ${describe(top.SchemaVersion)} is not supported: only SchemaVersion 2 (Trivy 0.20 and later) and the legacy array`
         )
       }
-      if (!legacy && (typeof top.ArtifactName !== 'string' || top.ArtifactName === '')) {
-        // Trivy always names what it scanned; a report without it was not written by Trivy as it is.
-        throw new ReportError(
-          `ArtifactName is ${describe(top.ArtifactName)}; a Trivy report names what it scanned`
-        )
+      // ArtifactName is `omitempty` in Trivy's Report: a report without it is well-formed; whether it says which
+      // image it is of is the subject check's question (report-subject), not the parser's.
+      if (!legacy && top.ArtifactName !== undefined && typeof top.ArtifactName !== 'string') {
+        throw new ReportError(`ArtifactName is ${describe(top.ArtifactName)}; expected a string`)
       }
       findings.forEach((finding, i) => (finding.target = targets.get(resultOf[i] as number)))
       suppressed.forEach((entry, i) => (entry.finding.target = targets.get(suppressedOf[i] as number)))
       const digests = new Set<string>()
+      const references: string[] = []
       let version: string | undefined
       if (!legacy) {
-        const artifact = digestOf(top.ArtifactName)
-        if (artifact) digests.add(artifact)
+        // ArtifactName names an image only for image scans: `trivy fs app` writes the directory `app` there.
+        const image = top.ArtifactType === undefined || top.ArtifactType === 'container_image'
+        if (image && typeof top.ArtifactName === 'string' && top.ArtifactName !== '') {
+          references.push(top.ArtifactName)
+        }
         if (top.Metadata !== undefined && top.Metadata !== null) {
           const metadata = Fields.of(top.Metadata, 'Metadata')
-          for (const reference of metadata.strings('RepoDigests')) {
-            const digest = digestOf(reference)
-            if (digest) digests.add(digest)
-          }
+          references.push(...metadata.strings('RepoDigests'), ...metadata.strings('RepoTags'))
+        }
+        for (const reference of references) {
+          const digest = digestOf(reference)
+          if (digest) digests.add(digest)
         }
         if (isRecord(top.Trivy) && typeof top.Trivy.Version === 'string') version = top.Trivy.Version
       }
@@ -157,8 +163,10 @@ export function createTrivyCollector(): ReportCollector {
         format: legacy ? 'trivy-legacy' : 'trivy',
         scanner: { name: 'trivy', version },
         artifact: {
-          name: typeof top.ArtifactName === 'string' ? top.ArtifactName : undefined,
-          digests: [...digests]
+          name:
+            typeof top.ArtifactName === 'string' && top.ArtifactName !== '' ? top.ArtifactName : undefined,
+          digests: [...digests],
+          references
         },
         findings,
         suppressed
@@ -172,11 +180,23 @@ function isLegacyRoot(root: Pick<ReportRoot, 'kind' | 'scalar'>): boolean {
   return root.kind === 'array' || (root.kind === 'scalar' && root.scalar === null)
 }
 
-/** One entry of a result's `Vulnerabilities`. */
+/**
+ * One entry of a result's `Vulnerabilities` (Trivy's `types.DetectedVulnerability`, which embeds trivy-db's
+ * `types.Vulnerability`). Every field there is `json:",omitempty"`, so each requirement below is the gate's:
+ * - VulnerabilityID: required. Ignores, VEX, the baseline and the summary all key on it; Trivy fills it for every
+ *   detection, and a finding without one could match nothing and be explained to no one.
+ * - PkgName: required. Package-scoped ignores and the baseline key on it; Trivy sets it for every detection (it
+ *   found the vulnerability through the package), so an empty one is a report not written by Trivy.
+ * - Severity: optional; empty or absent is `unknown` (trivy-db omits it when no source grades the advisory). A
+ *   word that is not a severity is refused: reading it as unknown would let a typo lower the grade.
+ * - Status: optional (absent before Trivy 0.40); a word outside Trivy's list is refused, since it decides `fixable`.
+ * - FixedVersion, InstalledVersion, PkgPath, PrimaryURL, Title, VendorIDs, PkgIdentifier.PURL: optional, shown only.
+ */
 export function trivyFinding(value: unknown, where: string): Finding {
   const v = Fields.of(value, where, 'a vulnerability object')
   const id = v.string('VulnerabilityID')
-  const severity = parseSeverity(v.raw.Severity)
+  const severityText = v.optionalString('Severity')
+  const severity = severityText === '' ? 'unknown' : parseSeverity(severityText)
   if (!severity) {
     throw new ReportError(
       `${where} (${id}) has Severity ${describe(v.raw.Severity)}; expected CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN`

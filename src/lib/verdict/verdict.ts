@@ -20,6 +20,11 @@ export interface Verdict {
   decision: 'pass' | 'fail'
   /** The scanned image manifest. */
   subject: { name: string; digest: string }
+  /**
+   * How the report was tied to the subject: it records the digest (or a platform image's), only the repository,
+   * or nothing and was taken on trust (`report-subject: trust`). Absent in verdicts written before it existed.
+   */
+  reportSubject?: 'digest' | 'platform' | 'repository' | 'trusted'
   blocking: number
   counts: Record<Severity, VerdictCounts>
   policy: {
@@ -31,6 +36,8 @@ export interface Verdict {
     baseline?: string
   }
   scanner: { name: string; version?: string; reportFormat: string; reportDigest: string }
+  /** The vulnerability database a scan run by the action used (absent for a report passed in). */
+  database?: { built: string; age: string; state: 'cache' | 'updated'; source: string }
   expiredIgnores: number
   /** When the gate decided (RFC 3339, UTC). */
   time: string

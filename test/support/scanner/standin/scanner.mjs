@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-/* global process, console, URL */
+/* global process, console, URL, setInterval */
 // Stand-in for the trivy and grype executables (the test machine cannot download the real ones nor their
 // databases): it reads the command line the real tool reads and writes a report in the real tool's format for the
 // image it was asked to scan. Which tool it plays is the name it is installed under.
-// STANDIN_MODE: crash (exit 3, no report), truncated (half a report, exit 1), exit-1 (full report, exit 1).
+// STANDIN_MODE: crash (exit 3, no report), truncated (half a report, exit 1), exit-1 (full report, exit 1),
+// hang (never finishes: for the gate's time bound).
 // STANDIN_LOG: file to append {tool, argv, credentials-in-env} to, so tests see how it was called.
 // Like the real tools it filters by the settings it inherits: trivy keeps the severities listed in --severity, else
 // TRIVY_SEVERITY, and with --ignore-unfixed or TRIVY_IGNORE_UNFIXED=true drops findings without a fix; grype drops
 // those with GRYPE_ONLY_FIXED=true.
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 const tool = path.basename(process.argv[1])
@@ -29,6 +30,25 @@ const findings = JSON.parse(readFileSync(new URL('./findings.json', import.meta.
     (!onlyFixed || f.fixed)
 )
 
+// The vulnerability database, as each tool keeps it in its cache: Trivy's db/metadata.json under --cache-dir
+// (shown by `trivy version --format json`), Grype's status under GRYPE_DB_CACHE_DIR (`grype db status -o json`).
+// STANDIN_DB_UPDATE=fail makes updates fail; STANDIN_DB_BUILT sets the build time an update writes.
+const cacheDir = tool === 'trivy' ? value('--cache-dir') : process.env.GRYPE_DB_CACHE_DIR
+const dbFile = cacheDir && path.join(cacheDir, tool === 'trivy' ? 'db/metadata.json' : 'standin-status.json')
+const readDb = () => {
+  try {
+    return JSON.parse(readFileSync(dbFile, 'utf8'))
+  } catch {
+    return undefined
+  }
+}
+const isUpdate =
+  (tool === 'trivy' && args.includes('--download-db-only')) ||
+  (tool === 'grype' && args[0] === 'db' && args[1] === 'update')
+const isStatus =
+  (tool === 'trivy' && args[0] === 'version') ||
+  (tool === 'grype' && args[0] === 'db' && args[1] === 'status')
+
 if (process.env.STANDIN_LOG) {
   const credentials =
     tool === 'trivy'
@@ -39,8 +59,64 @@ if (process.env.STANDIN_LOG) {
         }
   appendFileSync(
     process.env.STANDIN_LOG,
-    JSON.stringify({ tool, argv: args, cwd: process.cwd(), credentials }) + '\n'
+    JSON.stringify({
+      tool,
+      argv: args,
+      cwd: process.cwd(),
+      credentials,
+      db: Object.fromEntries(
+        ['GRYPE_DB_CACHE_DIR', 'GRYPE_DB_AUTO_UPDATE', 'GRYPE_DB_UPDATE_URL'].flatMap(name =>
+          process.env[name] === undefined ? [] : [[name, process.env[name]]]
+        )
+      )
+    }) + '\n'
   )
+}
+if (isStatus) {
+  const db = readDb()
+  if (tool === 'trivy') {
+    console.log(JSON.stringify({ Version: 'stand-in', ...(db ? { VulnerabilityDB: db } : {}) }))
+    process.exit(0)
+  }
+  if (!db) {
+    console.error('grype stand-in: no database installed')
+    process.exit(1)
+  }
+  console.log(
+    JSON.stringify({ schemaVersion: 'v6.0.2', from: db.from, built: db.built, path: dbFile, valid: true })
+  )
+  process.exit(0)
+}
+if (isUpdate) {
+  if (process.env.STANDIN_DB_UPDATE === 'fail') {
+    console.error(`${tool} stand-in: failed to download the vulnerability database: TOOMANYREQUESTS`)
+    process.exit(1)
+  }
+  const built = process.env.STANDIN_DB_BUILT ?? new Date().toISOString()
+  mkdirSync(path.dirname(dbFile), { recursive: true })
+  const from =
+    tool === 'trivy'
+      ? (value('--db-repository') ?? 'default')
+      : (process.env.GRYPE_DB_UPDATE_URL ?? 'default')
+  writeFileSync(
+    dbFile,
+    JSON.stringify(
+      tool === 'trivy'
+        ? { Version: 2, UpdatedAt: built, NextUpdate: built, DownloadedAt: new Date().toISOString(), from }
+        : { built, from }
+    )
+  )
+  console.log(`${tool} stand-in: database built ${built} downloaded from ${from}`)
+  process.exit(0)
+}
+if (cacheDir && !readDb()) {
+  // Both tools refuse to scan without a database when told not to download one.
+  console.error(`${tool} stand-in: no vulnerability database in ${cacheDir} and updates are off`)
+  process.exit(1)
+}
+if (mode === 'hang') {
+  setInterval(() => {}, 1000)
+  await new Promise(() => {})
 }
 if (mode === 'crash') {
   console.error(

@@ -1,0 +1,157 @@
+import { ExternalError } from '../errors.js'
+import { lastLines, type CommandRunner } from '../exec.js'
+import type { ScannerName } from './releases.js'
+import { isScannerSetting } from './run.js'
+
+/** Where the vulnerability database lives and comes from; mirrors are for air-gapped runners and rate limits. */
+export interface DatabaseSettings {
+  /** Trivy `--cache-dir`, Grype's `GRYPE_DB_CACHE_DIR`. */
+  cacheDir: string
+  /** A database younger than this is used without an update; an older one must be updated. */
+  maxAgeMs: number
+  /** Trivy `--db-repository` / `--java-db-repository`. */
+  repository?: string
+  javaRepository?: string
+  /** Grype `GRYPE_DB_UPDATE_URL`. */
+  updateUrl?: string
+}
+
+/** The database a scan used: evidence of what the verdict was based on. */
+export interface DatabaseUsed {
+  /** When the database was built (Trivy `UpdatedAt`, Grype `built`), RFC 3339. */
+  built: string
+  ageMs: number
+  /** `cache` (young enough, not updated) or `updated` (downloaded by this run). */
+  state: 'cache' | 'updated'
+  /** Where updates come from: the mirror set, else the scanner's default. */
+  source: string
+}
+
+/** Bounds the database commands: they only read a small file, or download the database. */
+const STATUS_TIMEOUT_S = 120
+const UPDATE_TIMEOUT_S = 1200
+
+/** Flags and environment that point a scan at the database (and keep it from updating on its own). */
+export function databaseArguments(
+  scanner: ScannerName,
+  settings: DatabaseSettings
+): { args: string[]; env: Record<string, string> } {
+  if (scanner === 'trivy') {
+    return {
+      args: [
+        '--cache-dir',
+        settings.cacheDir,
+        '--skip-db-update',
+        // Not --skip-java-db-update: Trivy fetches the Java database only for images with Java packages, and
+        // refuses to skip it on a first run, so it keeps managing that one itself.
+        ...(settings.repository ? ['--db-repository', settings.repository] : []),
+        ...(settings.javaRepository ? ['--java-db-repository', settings.javaRepository] : [])
+      ],
+      env: {}
+    }
+  }
+  return {
+    args: [],
+    env: {
+      GRYPE_DB_CACHE_DIR: settings.cacheDir,
+      GRYPE_DB_AUTO_UPDATE: 'false',
+      ...(settings.updateUrl ? { GRYPE_DB_UPDATE_URL: settings.updateUrl } : {})
+    }
+  }
+}
+
+/** Where updates come from, as the summary says it. */
+export function databaseSource(scanner: ScannerName, settings: DatabaseSettings): string {
+  if (scanner === 'trivy') {
+    return settings.repository ?? "Trivy's default repository (mirror.gcr.io/aquasec/trivy-db, ghcr.io)"
+  }
+  return settings.updateUrl ?? "Grype's default listing (grype.anchore.io)"
+}
+
+/**
+ * Makes sure a young enough database is in the cache: one younger than `maxAgeMs` is used as it is; an older one,
+ * or none, is updated first (from the mirror when one is set). A failed update fails the step, saying how old the
+ * cached data is: a database older than `maxAgeMs` is never used (fail closed), and none at all is an error.
+ */
+export async function prepareDatabase(
+  runner: CommandRunner,
+  scanner: { name: ScannerName; binary: string },
+  settings: DatabaseSettings,
+  now: number
+): Promise<DatabaseUsed> {
+  const source = databaseSource(scanner.name, settings)
+  const cached = await databaseBuilt(runner, scanner, settings)
+  if (cached !== undefined && now - Date.parse(cached) < settings.maxAgeMs) {
+    return { built: cached, ageMs: now - Date.parse(cached), state: 'cache', source }
+  }
+  const { args, env } = databaseArguments(scanner.name, settings)
+  const update =
+    scanner.name === 'trivy'
+      ? ['image', '--download-db-only', ...args.filter(arg => arg !== '--skip-db-update')]
+      : ['db', 'update']
+  const result = await runner.run('timeout', [`${UPDATE_TIMEOUT_S}s`, scanner.binary, ...update], {
+    env,
+    unset: isScannerSetting
+  })
+  const built = result.exitCode === 0 ? await databaseBuilt(runner, scanner, settings) : undefined
+  if (built === undefined) {
+    const had =
+      cached === undefined
+        ? 'there is no database in the cache'
+        : `the cached database was built ${cached} (${formatAge(now - Date.parse(cached))} ago), older than db-max-age`
+    throw new ExternalError(
+      `the ${scanner.name} vulnerability database could not be updated from ${source} (exit code ${result.exitCode}) and ${had}: ` +
+        `refusing to scan with it. Set ${scanner.name === 'trivy' ? 'db-repository' : 'db-update-url'} to a reachable mirror, ` +
+        `or raise db-max-age to accept older data${tail(result)}`
+    )
+  }
+  return { built, ageMs: Math.max(0, now - Date.parse(built)), state: 'updated', source }
+}
+
+/** When the cached database was built, or undefined when there is none (or it cannot be read). */
+async function databaseBuilt(
+  runner: CommandRunner,
+  scanner: { name: ScannerName; binary: string },
+  settings: DatabaseSettings
+): Promise<string | undefined> {
+  const { env } = databaseArguments(scanner.name, settings)
+  const args =
+    scanner.name === 'trivy'
+      ? ['version', '--format', 'json', '--cache-dir', settings.cacheDir]
+      : ['db', 'status', '-o', 'json']
+  const result = await runner.run('timeout', [`${STATUS_TIMEOUT_S}s`, scanner.binary, ...args], {
+    env,
+    unset: isScannerSetting,
+    silent: true
+  })
+  if (result.exitCode !== 0) return undefined
+  let status: unknown
+  try {
+    status = JSON.parse(result.stdout)
+  } catch {
+    return undefined
+  }
+  // Trivy: {"VulnerabilityDB": {"UpdatedAt": …}}; Grype: {"built": …, "valid": true}.
+  const record = status as Record<string, unknown> | null
+  const built =
+    scanner.name === 'trivy'
+      ? (record?.VulnerabilityDB as Record<string, unknown> | undefined)?.UpdatedAt
+      : record?.valid === false
+        ? undefined
+        : record?.built
+  return typeof built === 'string' && !Number.isNaN(Date.parse(built)) ? built : undefined
+}
+
+/** `3h`, `2d 4h`, `12m`: how old the data is, for people. */
+export function formatAge(ms: number): string {
+  const minutes = Math.floor(ms / 60_000)
+  if (minutes < 60) return `${minutes}m`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) return `${hours}h`
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`
+}
+
+function tail(result: { stdout: string; stderr: string }): string {
+  const lines = lastLines(result, 10)
+  return lines ? `:\n${lines}` : ''
+}
