@@ -89,9 +89,10 @@ export async function prepareDatabase(
     scanner.name === 'trivy'
       ? ['image', '--download-db-only', ...args.filter(arg => arg !== '--skip-db-update')]
       : ['db', 'update']
-  const result = await runner.run('timeout', [`${UPDATE_TIMEOUT_S}s`, scanner.binary, ...update], {
+  const result = await runner.run(scanner.binary, update, {
     env,
-    unset: isScannerSetting
+    unset: isScannerSetting,
+    timeoutMs: UPDATE_TIMEOUT_S * 1000
   })
   const built = result.exitCode === 0 ? await databaseBuilt(runner, scanner, settings) : undefined
   if (built === undefined) {
@@ -100,7 +101,7 @@ export async function prepareDatabase(
         ? 'there is no database in the cache'
         : `the cached database was built ${cached} (${formatAge(now - Date.parse(cached))} ago), older than db-max-age`
     throw new ExternalError(
-      `the ${scanner.name} vulnerability database could not be updated from ${source} (exit code ${result.exitCode}) and ${had}: ` +
+      `the ${scanner.name} vulnerability database could not be updated from ${source} (${result.timedOut ? `no answer within ${UPDATE_TIMEOUT_S} s` : `exit code ${result.exitCode}`}) and ${had}: ` +
         `refusing to scan with it. Set ${scanner.name === 'trivy' ? 'db-repository' : 'db-update-url'} to a reachable mirror, ` +
         `or raise db-max-age to accept older data${tail(result)}`
     )
@@ -119,10 +120,11 @@ async function databaseBuilt(
     scanner.name === 'trivy'
       ? ['version', '--format', 'json', '--cache-dir', settings.cacheDir]
       : ['db', 'status', '-o', 'json']
-  const result = await runner.run('timeout', [`${STATUS_TIMEOUT_S}s`, scanner.binary, ...args], {
+  const result = await runner.run(scanner.binary, args, {
     env,
     unset: isScannerSetting,
-    silent: true
+    silent: true,
+    timeoutMs: STATUS_TIMEOUT_S * 1000
   })
   if (result.exitCode !== 0) return undefined
   let status: unknown

@@ -81,15 +81,14 @@ export async function scanImage(
         'finding and applies its own policy (set it with the severity, ignore-unfixed and policy inputs)'
     )
   }
-  // coreutils `timeout` bounds the run: @actions/exec can neither time out nor kill a child.
-  const seconds = Math.ceil(request.timeoutMs / 1000)
-  const result = await runner.run('timeout', ['--kill-after=30s', `${seconds}s`, request.binary, ...args], {
+  const result = await runner.run(request.binary, args, {
     cwd: request.workDir,
     env,
-    unset: isScannerSetting
+    unset: isScannerSetting,
+    timeoutMs: request.timeoutMs
   })
   const tail = lastLines(result, 20)
-  if (result.exitCode === TIMED_OUT) {
+  if (result.timedOut) {
     throw new ExternalError(
       `scanner failed: ${request.scanner} did not finish within ${formatDuration(request.timeoutMs)} and was stopped; ` +
         `raise the timeout input if the image is that large${tail ? `:\n${tail}` : ''}`
@@ -123,9 +122,6 @@ export async function scanImage(
   }
   return { report, reportPath, exitCode: result.exitCode }
 }
-
-/** `timeout`'s exit code when the command timed out. */
-const TIMED_OUT = 124
 
 function formatDuration(ms: number): string {
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`
