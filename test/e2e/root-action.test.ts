@@ -158,6 +158,10 @@ describe('the root action, run as the runner runs a composite', () => {
     expect(cache?.outcome).toBe('remote')
     const day = new Date().toISOString().slice(0, 10)
     expect(cache?.with.key).toBe(`digest-delivery-trivy-db-Linux-${day}`)
+    // What is cached is where scan-gate keeps the database.
+    const scan = result.steps.find(step => step.id === 'scan')
+    expect(cache?.with.path).toMatch(/\/scan-gate-db\/trivy$/)
+    expect(scan?.with['cache-dir']).toBe(cache?.with.path)
     for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
   }, 600_000)
 
