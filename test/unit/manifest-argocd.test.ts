@@ -131,6 +131,26 @@ describe('ApplicationSet template sources', () => {
     ])
     expect(result.notManaged[0]!.message).toContain('is not an image override Argo CD reads')
   })
+  it('pins Helm values in the template sources (valuesObject), as in an Application', () => {
+    const text = [
+      'apiVersion: argoproj.io/v1alpha1',
+      'kind: ApplicationSet',
+      'spec:',
+      '  template:',
+      '    spec:',
+      '      sources:',
+      '        - chart: web',
+      '          helm:',
+      '            valuesObject:',
+      '              image:',
+      `                repository: ${APP}`,
+      '                tag: 1.0.0 # chart default',
+      ''
+    ].join('\n')
+    expect(changedLines(text, pin(text, 'appset.yaml', { tag: 'v2' }).text)).toEqual({
+      12: `                tag: v2@${DIGEST} # chart default\n`
+    })
+  })
 })
 
 describe('Argo CD Image Updater write-back files', () => {
