@@ -769,9 +769,14 @@ describe('verification before anything is returned', () => {
   const before = parseYamlFile('a: 1\nb: [x, y]\n') as YamlFile
 
   const set: Expectation[] = [{ doc: 0, path: ['string:b', 1], op: 'set', value: 'z' }]
+  // The splice that replaces `y`, as the editors record it (with the value it must read as), and the same
+  // splice without that value, which only the full re-parse can check.
+  const scalarSplice = [{ start: 12, end: 13, text: 'z', value: 'z' }]
+  const opaqueSplice = [{ start: 12, end: 13, text: 'z' }]
 
   it('accepts an edit that reads back as intended', () => {
-    expect(verifyEdit(before, 'a: 1\nb: [x, z]\n', set)).toBe(undefined)
+    expect(verifyEdit(before, 'a: 1\nb: [x, z]\n', scalarSplice, set)).toBe(undefined)
+    expect(verifyEdit(before, 'a: 1\nb: [x, z]\n', opaqueSplice, set)).toBe(undefined)
   })
 
   it.each([
@@ -780,7 +785,8 @@ describe('verification before anything is returned', () => {
     ['a lost document', '', /0 documents instead of 1/],
     ['text that does not parse', 'a: [\n', /does not parse/]
   ])('refuses %s', (_name, after, message) => {
-    expect(verifyEdit(before, after, set)).toMatch(message)
+    expect(verifyEdit(before, after, scalarSplice, set)).toMatch(message)
+    expect(verifyEdit(before, after, opaqueSplice, set)).toMatch(message)
   })
 })
 

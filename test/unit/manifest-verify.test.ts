@@ -1,7 +1,8 @@
-// The proof of an edit (verifyEdit, a full re-parse compared as values, tags and anchors) against an independent
-// reading of the same edit: over every fixture, real edits and hostile ones, verifyEdit may only accept an edit after
-// which the yaml package's own toJS of every document is the original's with that one scalar changed (aliases of it
-// included), and it must accept the edits the engine really makes.
+// The proofs of an edit, over every fixture, real edits and hostile ones. The full re-parse (verifyEdit, values, tags
+// and anchors compared) may only accept an edit after which the yaml package's own toJS of every document is the
+// original's with that one scalar changed (aliases of it included); the cheap proof by tokens
+// (scalarEditsLexAsIntended) may only accept what the full re-parse accepts. Both must accept the edits the engine
+// really makes (or the cheap one saves nothing).
 import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
@@ -13,7 +14,9 @@ import {
   isParseFailure,
   parseYamlFile,
   pathOf,
+  scalarEditsLexAsIntended,
   verifyEdit,
+  type Expectation,
   type YamlFile
 } from '../../src/lib/manifest/yaml-tree.js'
 import { DIGEST, FIXTURES } from '../support/manifest-fixtures/helpers.js'
@@ -91,10 +94,24 @@ function edit(before: YamlFile, node: Scalar, text: string, value: string): Case
   return { before, node, edited: applySplices(before.text, [{ start, end, text }]), value }
 }
 
-const proven = (c: Case) =>
-  verifyEdit(c.before, c.edited, [
-    { doc: c.before.info.get(c.node)!.doc, path: pathOf(c.before, c.node), op: 'set', value: c.value }
-  ]) === undefined
+const expectation = (c: Case): Expectation => ({
+  doc: c.before.info.get(c.node)!.doc,
+  path: pathOf(c.before, c.node),
+  op: 'set',
+  value: c.value
+})
+// Without a splice (whose value the cheap proof needs), verifyEdit re-parses.
+const proven = (c: Case) => verifyEdit(c.before, c.edited, [], [expectation(c)]) === undefined
+const provenCheaply = (c: Case) => {
+  const [start, end] = c.node.range!
+  const text = c.edited.slice(start, c.edited.length - (c.before.text.length - end))
+  return scalarEditsLexAsIntended(
+    c.before.text,
+    c.edited,
+    [{ start, end, text, value: c.value }],
+    [expectation(c)]
+  )
+}
 
 /** What the yaml package reads from `text`, or undefined when a document has an error. */
 function toJS(text: string, change?: { offset: number; value: string }): unknown[] | undefined {
@@ -141,9 +158,13 @@ describe('the proof of an edit', () => {
         const engine = edit(yaml, node, encoded, VALUE)
         expect(readsAsIntended(engine)).toBe(true)
         expect(proven(engine)).toBe(true)
+        // The engine keeps a scalar's quoting, so its edits are all provable without the re-parse.
+        expect(provenCheaply(engine)).toBe(true)
         let refused = 0
         for (const [text, value] of HOSTILE) {
           const hostile = edit(yaml, node, text, value)
+          if (provenCheaply(hostile))
+            expect({ text, accepted: proven(hostile) }).toEqual({ text, accepted: true })
           if (proven(hostile))
             expect({ text, reads: readsAsIntended(hostile) }).toEqual({ text, reads: true })
           else refused++
@@ -157,12 +178,35 @@ describe('the proof of an edit', () => {
   it('refuses a change the expectations do not name, even where it reads as a valid document', () => {
     const before = parseYamlFile('a: &x 1\nb: *x\nc: [y, z]\n') as YamlFile
     const set = { doc: 0, path: ['string:c', 1], op: 'set' as const, value: 'w' }
-    expect(verifyEdit(before, 'a: &x 1\nb: *x\nc: [y, w]\n', [set])).toBe(undefined)
-    expect(verifyEdit(before, 'a: &x 1\nb: *x\nc: [y, w]\n', [{ ...set, value: 'v' }])).toMatch(/read back/)
-    expect(verifyEdit(before, 'a: &x 1\nb: 1\nc: [y, w]\n', [set])).toMatch(/read back/)
-    expect(verifyEdit(before, 'a: 1\nb: *x\nc: [y, w]\n', [set])).toMatch(/read back/)
-    expect(verifyEdit(before, 'a: &x 1\nb: *x\nc: [y, w\n', [set])).toMatch(/does not parse/)
-    expect(verifyEdit(before, 'a: &x 1\nb: *x\nc: [y, w]\nc: 2\n', [set])).toMatch(/unique/)
-    expect(verifyEdit(before, 'a: &x 1\nb: *x\nc: [y, !!str w]\n', [set])).toMatch(/read back/)
+    const verify = (text: string, expectations = [set]) => verifyEdit(before, text, [], expectations)
+    expect(verify('a: &x 1\nb: *x\nc: [y, w]\n')).toBe(undefined)
+    expect(verify('a: &x 1\nb: *x\nc: [y, w]\n', [{ ...set, value: 'v' }])).toMatch(/read back/)
+    expect(verify('a: &x 1\nb: 1\nc: [y, w]\n')).toMatch(/read back/)
+    expect(verify('a: 1\nb: *x\nc: [y, w]\n')).toMatch(/read back/)
+    expect(verify('a: &x 1\nb: *x\nc: [y, w\n')).toMatch(/does not parse/)
+    expect(verify('a: &x 1\nb: *x\nc: [y, w]\nc: 2\n')).toMatch(/unique/)
+    expect(verify('a: &x 1\nb: *x\nc: [y, !!str w]\n')).toMatch(/read back/)
+  })
+
+  it('proves by tokens only a splice that is exactly one scalar token, and nothing else changed', () => {
+    const text = 'a: x\nb: [y, z]\n'
+    const set: Expectation = { doc: 0, path: ['string:a'], op: 'set', value: 'x2' }
+    const cheap = (
+      newText: string,
+      splice: { start: number; end: number; text: string },
+      expectations = [set]
+    ) => scalarEditsLexAsIntended(text, newText, [{ ...splice, value: 'x2' }], expectations)
+    // The right splice is proven.
+    expect(cheap('a: x2\nb: [y, z]\n', { start: 3, end: 4, text: 'x2' })).toBe(true)
+    // The splice starts inside the token.
+    expect(cheap('a: x2\nb: [y, z]\n', { start: 4, end: 4, text: '2' })).toBe(false)
+    // Two expectations for one splice.
+    expect(
+      cheap('a: x2\nb: [y, z]\n', { start: 3, end: 4, text: 'x2' }, [set, { ...set, path: ['string:b', 0] }])
+    ).toBe(false)
+    // The text changed somewhere the splice does not describe.
+    expect(cheap('a: x2\nb: [y, Z]\n', { start: 3, end: 4, text: 'x2' })).toBe(false)
+    // A quote the edit opens is closed further on: everything after it lexes differently.
+    expect(cheap('a: "x2\nb: [y, z]\n"\n', { start: 3, end: 4, text: '"x2' })).toBe(false)
   })
 })

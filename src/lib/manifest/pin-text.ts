@@ -45,7 +45,7 @@ export function pinText(
   } catch (error) {
     return refuse(`overlaps another (${String(error)})`)
   }
-  const problem = verifyEdit(session.yaml, edited, session.expectations)
+  const problem = verifyEdit(session.yaml, edited, session.splices, session.expectations)
   if (problem) return refuse(`would not read back as intended: ${problem}`)
   const newLine = lineLookup(edited)
   const splices = session.splices

@@ -5,6 +5,8 @@ export interface Splice {
   start: number
   end: number
   text: string
+  /** Set when the splice replaces exactly one scalar value (not a key) in place: the string it must read as. */
+  value?: string
 }
 
 /** The file's own line ending: the first one it uses, else '\n'. */

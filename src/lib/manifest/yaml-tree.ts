@@ -1,10 +1,12 @@
 import { isDeepStrictEqual } from 'node:util'
 import {
   Composer,
+  CST,
   isAlias,
   isMap,
   isScalar,
   isSeq,
+  Lexer,
   LineCounter,
   Parser,
   type Alias,
@@ -15,6 +17,7 @@ import {
   type YAMLMap,
   type YAMLSeq
 } from 'yaml'
+import { readsAs, type Splice } from './source-text.js'
 
 /** A map key (as `keyId` spells it) or a list index. */
 export type PathStep = string | number
@@ -372,14 +375,16 @@ function toPlain(node: unknown, text: string, duplicates: number[] = []): Plain 
 }
 
 /**
- * Re-parse `newText` and check it reads exactly as `before` with `expectations` applied: the edited values
- * are what was intended and nothing else changed. Returns what differs, or undefined when all is as expected.
+ * Check that `newText` reads exactly as `before` with `expectations` applied: the edited values are what was
+ * intended and nothing else changed. Returns what differs, or undefined when all is as expected.
  */
 export function verifyEdit(
   before: YamlFile,
   newText: string,
+  splices: readonly Splice[],
   expectations: readonly Expectation[]
 ): string | undefined {
+  if (scalarEditsLexAsIntended(before.text, newText, splices, expectations)) return undefined
   // Only the values are compared, so the re-parse skips the index parseYamlFile builds for editing.
   const lines = new LineCounter()
   const docs = parseDocuments(newText, lines)
@@ -432,4 +437,48 @@ function apply(docs: Plain[], expectation: Expectation): string | undefined {
       node.seq.push(expectation.value)
       return undefined
   }
+}
+
+/**
+ * The proof of the common edit, where every splice replaces one scalar value in place, at half a re-parse's
+ * cost: the yaml package's Lexer must give the edited text the original's tokens but for each spliced scalar, which
+ * must be the splice's text, of the same kind, reading as the intended value. The parser builds a document from
+ * tokens, never from a scalar's content (test/unit/manifest-verify.test.ts holds this to the full re-parse). False
+ * when that cannot be shown, and the caller re-parses.
+ */
+export function scalarEditsLexAsIntended(
+  text: string,
+  newText: string,
+  splices: readonly Splice[],
+  expectations: readonly Expectation[]
+): boolean {
+  if (splices.length === 0 || expectations.length !== splices.length) return false
+  if (!expectations.every(e => e.op === 'set') || !splices.every(s => s.value !== undefined)) return false
+  const pending = [...splices].sort((a, b) => a.start - b.start)
+  const original = Array.from(new Lexer().lex(text))
+  const edited = Array.from(new Lexer().lex(newText))
+  if (edited.length !== original.length) return false
+  let offset = 0
+  let atScalar = false
+  let next = 0
+  for (let i = 0; i < original.length; i++) {
+    const token = original[i]!
+    const at = offset
+    // A scalar's source follows its marker, which (like the document and flow-error-end markers) has no width.
+    const kind: CST.TokenType | 'plain' | null = atScalar ? 'plain' : CST.tokenType(token)
+    atScalar = kind === 'scalar'
+    if (kind !== 'scalar' && kind !== 'doc-mode' && kind !== 'flow-error-end') offset += token.length
+    const splice = pending[next]
+    if (splice && at === splice.start && offset > at) {
+      const replaced = edited[i]!
+      const scalar = kind === 'plain' || kind === 'single-quoted-scalar' || kind === 'double-quoted-scalar'
+      if (!scalar || token.length !== splice.end - splice.start || replaced !== splice.text) return false
+      if (kind !== 'plain' && CST.tokenType(replaced) !== kind) return false
+      if (/[\r\n]/.test(token) || /[\r\n]/.test(replaced) || !readsAs(replaced, splice.value!)) return false
+      next++
+    } else if (edited[i] !== token) {
+      return false
+    }
+  }
+  return next === pending.length
 }
