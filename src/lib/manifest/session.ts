@@ -145,7 +145,6 @@ export class EditSession {
     } else {
       const style = node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE' ? node.type : undefined
       const encoded = encodeScalar(value, style, Boolean(info?.inFlow), this.yaml.preferredQuote)
-      // A value (not a key) replaced in place carries what it must read as, for the cheap proof (yaml-tree.ts).
       this.splices.push({
         start: range[0],
         end: range[1],
