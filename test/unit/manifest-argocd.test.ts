@@ -194,6 +194,23 @@ describe('Argo CD Image Updater write-back files', () => {
     expect(untagged.notManaged).toEqual([expect.objectContaining({ line: 5, reason: 'needs-tag' })])
   })
 
+  it("replaces the digest strategy's tag@digest in image.tag, forceString kept", () => {
+    const text = [
+      'helm:',
+      '  parameters:',
+      '  - name: image.name',
+      `    value: ${APP}`,
+      '    forcestring: true',
+      '  - name: image.tag',
+      `    value: latest@${OTHER_DIGEST}`,
+      '    forcestring: true',
+      ''
+    ].join('\n')
+    const result = pin(text, 'apps/web/.argocd-source-web.yaml', { tag: 'v2' })
+    expect(changedLines(text, result.text)).toEqual({ 7: `    value: v2@${DIGEST}\n` })
+    expect(result.changes.map(c => c.old)).toEqual([`${APP}:latest@${OTHER_DIGEST}`])
+  })
+
   it('sets image.digest when the chart takes one, and pins a whole reference in any other parameter', () => {
     const text = [
       'helm:',
