@@ -106,7 +106,7 @@ const provenCheaply = (c: Case) => {
   const [start, end] = c.node.range!
   const text = c.edited.slice(start, c.edited.length - (c.before.text.length - end))
   return scalarEditsLexAsIntended(
-    c.before.text,
+    c.before.tokens,
     c.edited,
     [{ start, end, text, value: c.value }],
     [expectation(c)]
@@ -189,13 +189,13 @@ describe('the proof of an edit', () => {
   })
 
   it('proves by tokens only a splice that is exactly one scalar token, and nothing else changed', () => {
-    const text = 'a: x\nb: [y, z]\n'
+    const tokens = (parseYamlFile('a: x\nb: [y, z]\n') as YamlFile).tokens
     const set: Expectation = { doc: 0, path: ['string:a'], op: 'set', value: 'x2' }
     const cheap = (
       newText: string,
       splice: { start: number; end: number; text: string },
       expectations = [set]
-    ) => scalarEditsLexAsIntended(text, newText, [{ ...splice, value: 'x2' }], expectations)
+    ) => scalarEditsLexAsIntended(tokens, newText, [{ ...splice, value: 'x2' }], expectations)
     // The right splice is proven.
     expect(cheap('a: x2\nb: [y, z]\n', { start: 3, end: 4, text: 'x2' })).toBe(true)
     // The splice starts inside the token.

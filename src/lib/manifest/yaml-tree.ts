@@ -39,6 +39,8 @@ export interface NodeInfo {
 /** The parsed documents of one file, and where every node is. Aliases are never expanded. */
 export interface YamlFile {
   text: string
+  /** The yaml Lexer's tokens of `text`, which the parser read: what the proof of an edit compares. */
+  tokens: string[]
   docs: Document.Parsed[]
   lines: LineCounter
   info: Map<Node, NodeInfo>
@@ -59,10 +61,12 @@ const MERGE_ID = '<<merge>>'
 /** Parse every document of `text`; the first error of any document fails the whole file. */
 export function parseYamlFile(text: string): YamlFile | ParseFailure {
   const lines = new LineCounter()
-  const docs = parseDocuments(text, lines)
+  const tokens: string[] = []
+  const docs = parseDocuments(text, lines, tokens)
   if (!Array.isArray(docs)) return docs
   const file: YamlFile = {
     text,
+    tokens,
     docs,
     lines,
     info: new Map(),
@@ -164,15 +168,29 @@ function keyIds(file: YamlFile, map: YAMLMap): string[] | ParseFailure {
 
 /**
  * The documents of `text`, or the first error of any document: the yaml package's parseAllDocuments, with the
- * composer's options set here. Duplicate keys are left to the caller.
+ * composer's options set here, and the lexer's tokens pushed to `tokens`. Duplicate keys are left to the caller.
  */
-function parseDocuments(text: string, lines: LineCounter): Document.Parsed[] | ParseFailure {
+function parseDocuments(
+  text: string,
+  lines: LineCounter,
+  tokens: string[] = []
+): Document.Parsed[] | ParseFailure {
   let docs: Document.Parsed[]
   try {
     const parser = new Parser(lines.addNewLine)
     // The parser's own duplicate-key check is quadratic in a map's size; callers check in one pass.
     const composer = new Composer({ merge: true, uniqueKeys: false })
-    docs = Array.from(composer.compose(parser.parse(text))) as Document.Parsed[]
+    // The parser fed from a Lexer of our own, as the yaml docs show, keeps the tokens without lexing twice; the
+    // first line's start is reported here, as Parser.parse would.
+    lines.addNewLine(0)
+    const cst = function* () {
+      for (const token of new Lexer().lex(text)) {
+        tokens.push(token)
+        yield* parser.next(token)
+      }
+      yield* parser.end()
+    }
+    docs = Array.from(composer.compose(cst())) as Document.Parsed[]
   } catch (error) {
     return { message: `the parser gave up: ${error instanceof Error ? error.message : String(error)}` }
   }
@@ -384,7 +402,7 @@ export function verifyEdit(
   splices: readonly Splice[],
   expectations: readonly Expectation[]
 ): string | undefined {
-  if (scalarEditsLexAsIntended(before.text, newText, splices, expectations)) return undefined
+  if (scalarEditsLexAsIntended(before.tokens, newText, splices, expectations)) return undefined
   // Only the values are compared, so the re-parse skips the index parseYamlFile builds for editing.
   const lines = new LineCounter()
   const docs = parseDocuments(newText, lines)
@@ -440,14 +458,14 @@ function apply(docs: Plain[], expectation: Expectation): string | undefined {
 }
 
 /**
- * The proof of the common edit, where every splice replaces one scalar value in place, at half a re-parse's
- * cost: the yaml package's Lexer must give the edited text the original's tokens but for each spliced scalar, which
+ * The proof of the common edit, where every splice replaces one scalar value in place, at a quarter of a re-parse's
+ * cost: the yaml package's Lexer must give the edited text the `original` tokens but for each spliced scalar, which
  * must be the splice's text, of the same kind, reading as the intended value. The parser builds a document from
  * tokens, never from a scalar's content (test/unit/manifest-verify.test.ts holds this to the full re-parse). False
  * when that cannot be shown, and the caller re-parses.
  */
 export function scalarEditsLexAsIntended(
-  text: string,
+  original: readonly string[],
   newText: string,
   splices: readonly Splice[],
   expectations: readonly Expectation[]
@@ -455,7 +473,6 @@ export function scalarEditsLexAsIntended(
   if (splices.length === 0 || expectations.length !== splices.length) return false
   if (!expectations.every(e => e.op === 'set') || !splices.every(s => s.value !== undefined)) return false
   const pending = [...splices].sort((a, b) => a.start - b.start)
-  const original = Array.from(new Lexer().lex(text))
   const edited = Array.from(new Lexer().lex(newText))
   if (edited.length !== original.length) return false
   let offset = 0
