@@ -1,6 +1,6 @@
 // bump-manifest benchmarks, each beside a baseline measured in the same run:
 // 1. Edit only (push: none) over a generated GitOps tree of 10,000 YAML files (~100 MB, 1% mentioning the image),
-//    beside `grep -rlF <image>` over the same tree. Aim: <= 3x grep's wall time.
+//    beside `grep -rlF <image>` over the same tree. Aim: <= 4x grep's wall time.
 // 2. 20 runs of the committed bundle in parallel, each pinning a different image in the same branch of a bare
 //    repository: total time and attempts per run, beside one run alone.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
@@ -135,7 +135,7 @@ try {
     console.log(`tree: 10,000 files, ${(bytes / 1e6).toFixed(1)} MB, ${mentioned} mention ${IMAGE}`)
     console.log(`grep -rlF (median):    ${median(greps).toFixed(0)} ms`)
     console.log(`bump, push: none (median): ${median(bumps).toFixed(0)} ms`)
-    console.log(`ratio bump / grep:     ${(median(bumps) / median(greps)).toFixed(2)}x (aim <= 3x)`)
+    console.log(`ratio bump / grep:     ${(median(bumps) / median(greps)).toFixed(2)}x (aim <= 4x)`)
   }
 
   // 2. Concurrency against a bare repository (file://), 20 runs of the bundle at once.

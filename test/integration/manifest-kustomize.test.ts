@@ -109,3 +109,62 @@ describe('kubectl kustomize renders the pinned overlays; the base is untouched',
     expect(await Promise.all(OVERLAYS.map(rendered))).toEqual(first)
   })
 })
+
+/**
+ * What Argo CD does with a `kustomize.images` entry: `kustomize edit set image <entry>` on the app's kustomization,
+ * then a build. Done here as Kustomize 5 parses the entry (`[alias=]name[:tag][@digest]`, split at the first `=`), in
+ * a kustomization over the overlay, since kubectl has no `edit`.
+ */
+async function renderedByArgo(overlay: string, entry: string): Promise<string[]> {
+  const [alias, image] = entry.includes('=')
+    ? [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]
+    : [undefined, entry]
+  const slash = Math.max(image.indexOf('/'), 0)
+  const at = image.indexOf('@', slash)
+  const colon = image.indexOf(':', slash)
+  const end = [colon, at].filter(i => i >= 0).sort((a, b) => a - b)[0] ?? image.length
+  const name = image.slice(0, end)
+  const tag =
+    colon >= 0 && (at < 0 || colon < at) ? image.slice(colon + 1, at < 0 ? undefined : at) : undefined
+  const digest = at >= 0 ? image.slice(at + 1) : undefined
+  const fields = [
+    `name: ${alias ?? name}`,
+    ...(alias ? [`newName: ${name}`] : []),
+    ...(tag ? [`newTag: ${tag}`] : []),
+    ...(digest ? [`digest: ${digest}`] : [])
+  ]
+  const dir = path.join(root, 'argo-build')
+  await fs.mkdir(dir, { recursive: true })
+  await fs.writeFile(
+    path.join(dir, 'kustomization.yaml'),
+    `resources:\n- ../${overlay}\nimages:\n- ${fields.join('\n  ')}\n`
+  )
+  return rendered('argo-build')
+}
+
+describe("Argo CD Image Updater's override file beside an overlay", () => {
+  const overrideFile = 'overlays/staging/.argocd-source-shop-staging.yaml'
+  const override = `# written by argocd-image-updater\nkustomize:\n  images:\n  - ${SHOP}:2024.06.3\n`
+
+  it('is pinned with the overlay, so what Argo CD renders is the digest', async () => {
+    await fs.writeFile(path.join(root, overrideFile), override)
+    const entry = (text: string) => /- (\S+)\n$/.exec(text)![1]!
+    // The override wins over the kustomization (which says 2024.06.2-rc.1): it is what Argo CD deploys.
+    expect(await renderedByArgo('overlays/staging', entry(override))).toEqual([
+      `${SHOP}:2024.06.3`,
+      'redis:7.2'
+    ])
+
+    const result = await pin({ tag: '2024.06.2' })
+    const pinned = await current(overrideFile)
+    expect(changedLines(override, pinned)).toEqual({ 4: `  - ${SHOP}:2024.06.2@${DIGEST}\n` })
+    expect(result.changes.filter(c => c.file === overrideFile)).toEqual([
+      expect.objectContaining({ line: 4, old: `${SHOP}:2024.06.3`, new: `${SHOP}:2024.06.2@${DIGEST}` })
+    ])
+    expect(await rendered('overlays/staging')).toContain(`${SHOP}:2024.06.2@${DIGEST}`)
+    expect(await renderedByArgo('overlays/staging', entry(pinned))).toEqual([
+      `${SHOP}:2024.06.2@${DIGEST}`,
+      'redis:7.2'
+    ])
+  })
+})

@@ -1,12 +1,13 @@
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml'
+import { argoSources } from './argocd.js'
 import { blockFields, pinImageBlock, pinReference } from './rules.js'
 import type { EditSession } from './session.js'
 import type { HelmPathStep } from './target.js'
 import { dig, getValue, resolveNode, stringValue } from './yaml-tree.js'
 
 /**
- * The Helm values inside a Kubernetes object: a Flux HelmRelease's `spec.values`, an Argo CD Application's
- * `helm.valuesObject` (one source or several).
+ * The Helm values inside a Kubernetes object: a Flux HelmRelease's `spec.values`, the `helm.valuesObject` of an Argo
+ * CD Application's or ApplicationSet's sources.
  */
 export function embeddedValues(session: EditSession, root: unknown): unknown[] {
   const { yaml } = session
@@ -16,12 +17,9 @@ export function embeddedValues(session: EditSession, root: unknown): unknown[] {
   if (kind === 'HelmRelease' && apiVersion.startsWith('helm.toolkit.fluxcd.io/')) {
     return [dig(yaml, root, 'spec', 'values')].filter(Boolean)
   }
-  if (kind === 'Application' && apiVersion.startsWith('argoproj.io/')) {
-    const sources = dig(yaml, root, 'spec', 'sources')
-    const all = [dig(yaml, root, 'spec', 'source'), ...(isSeq(sources) ? sources.items : [])]
-    return all.map(source => dig(yaml, source, 'helm', 'valuesObject')).filter(Boolean)
-  }
-  return []
+  return argoSources(session, root)
+    .map(source => dig(yaml, source, 'helm', 'valuesObject'))
+    .filter(Boolean)
 }
 
 /** Pin the image in Helm values: at the `helm-paths` first, then in the shapes charts commonly use. */

@@ -1,4 +1,5 @@
 import { isScalar } from 'yaml'
+import { pinArgoSources } from './argocd.js'
 import { isValuesFile } from './files.js'
 import { embeddedValues, pinHelmValues } from './helm-values.js'
 import {
@@ -137,6 +138,7 @@ export function analyseText(
     // Flux's ImageRepository names the repository to scan, not something deployed: neither edit nor report it.
     if (stringValue(dig(yaml, root, 'kind')) === 'ImageRepository')
       session.handle(dig(yaml, root, 'spec', 'image'))
+    pinArgoSources(session, root)
     pinWorkload(session, root)
     pinJsonPatch(session, root)
     for (const values of embeddedValues(session, root)) pinHelmValues(session, values)

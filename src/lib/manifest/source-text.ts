@@ -97,8 +97,9 @@ export function encodeScalar(
 
 /** True when `value` written plain reads back as the same string under YAML 1.1 and 1.2 (Kubernetes is 1.1-ish). */
 export function isPlainSafe(value: string, inFlow: boolean): boolean {
-  // Only the characters references, tags and digests use; anything else is quoted, as a person would.
-  if (!/^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$/.test(value)) return false
+  // Only the characters references, tags and digests use (and Argo CD's alias=name); anything else is quoted, as a
+  // person would.
+  if (!/^[A-Za-z0-9_./][A-Za-z0-9_./:@+=-]*$/.test(value)) return false
   if (inFlow && /[,[\]{}]/.test(value)) return false
   if (/:$/.test(value)) return false
   return readsAs(value, value)

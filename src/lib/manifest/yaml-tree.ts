@@ -17,7 +17,7 @@ import {
   type YAMLMap,
   type YAMLSeq
 } from 'yaml'
-import { applySplices, lineStart, nextLineStart, readsAs, type Splice } from './source-text.js'
+import { readsAs, type Splice } from './source-text.js'
 
 /** A map key (as `keyId` spells it) or a list index. */
 export type PathStep = string | number
@@ -39,6 +39,8 @@ export interface NodeInfo {
 /** The parsed documents of one file, and where every node is. Aliases are never expanded. */
 export interface YamlFile {
   text: string
+  /** The yaml Lexer's tokens of `text`, which the parser read: what the proof of an edit compares. */
+  tokens: string[]
   docs: Document.Parsed[]
   lines: LineCounter
   info: Map<Node, NodeInfo>
@@ -59,10 +61,12 @@ const MERGE_ID = '<<merge>>'
 /** Parse every document of `text`; the first error of any document fails the whole file. */
 export function parseYamlFile(text: string): YamlFile | ParseFailure {
   const lines = new LineCounter()
-  const docs = parseDocuments(text, lines)
+  const tokens: string[] = []
+  const docs = parseDocuments(text, lines, tokens)
   if (!Array.isArray(docs)) return docs
   const file: YamlFile = {
     text,
+    tokens,
     docs,
     lines,
     info: new Map(),
@@ -164,15 +168,29 @@ function keyIds(file: YamlFile, map: YAMLMap): string[] | ParseFailure {
 
 /**
  * The documents of `text`, or the first error of any document: the yaml package's parseAllDocuments, with the
- * composer's options set here. Duplicate keys are left to the caller.
+ * composer's options set here, and the lexer's tokens pushed to `tokens`. Duplicate keys are left to the caller.
  */
-function parseDocuments(text: string, lines: LineCounter): Document.Parsed[] | ParseFailure {
+function parseDocuments(
+  text: string,
+  lines: LineCounter,
+  tokens: string[] = []
+): Document.Parsed[] | ParseFailure {
   let docs: Document.Parsed[]
   try {
     const parser = new Parser(lines.addNewLine)
     // The parser's own duplicate-key check is quadratic in a map's size; callers check in one pass.
     const composer = new Composer({ merge: true, uniqueKeys: false })
-    docs = withPlainEnvironment(() => Array.from(composer.compose(parser.parse(text))) as Document.Parsed[])
+    // The parser fed from a Lexer of our own, as the yaml docs show, keeps the tokens without lexing twice; the
+    // first line's start is reported here, as Parser.parse would.
+    lines.addNewLine(0)
+    const cst = function* () {
+      for (const token of new Lexer().lex(text)) {
+        tokens.push(token)
+        yield* parser.next(token)
+      }
+      yield* parser.end()
+    }
+    docs = Array.from(composer.compose(cst())) as Document.Parsed[]
   } catch (error) {
     return { message: `the parser gave up: ${error instanceof Error ? error.message : String(error)}` }
   }
@@ -375,8 +393,8 @@ function toPlain(node: unknown, text: string, duplicates: number[] = []): Plain 
 }
 
 /**
- * Re-parse `newText` and check it reads exactly as `before` with `expectations` applied: the edited values
- * are what was intended and nothing else changed. Returns what differs, or undefined when all is as expected.
+ * Check that `newText` reads exactly as `before` with `expectations` applied: the edited values are what was
+ * intended and nothing else changed. Returns what differs, or undefined when all is as expected.
  */
 export function verifyEdit(
   before: YamlFile,
@@ -384,7 +402,7 @@ export function verifyEdit(
   splices: readonly Splice[],
   expectations: readonly Expectation[]
 ): string | undefined {
-  if (scalarEditsReadBack(before, newText, splices, expectations)) return undefined
+  if (scalarEditsLexAsIntended(before.tokens, newText, splices, expectations)) return undefined
   // Only the values are compared, so the re-parse skips the index parseYamlFile builds for editing.
   const lines = new LineCounter()
   const docs = parseDocuments(newText, lines)
@@ -439,46 +457,15 @@ function apply(docs: Plain[], expectation: Expectation): string | undefined {
   }
 }
 
-/** The yaml package's lexical tokens of `text`: what its parser reads. */
-function lexTokens(text: string): string[] {
-  return Array.from(new Lexer().lex(text))
-}
-
 /**
- * Runs the synchronous `parse` with process.env set to a plain object holding the one variable the yaml package's
- * parser reads (LOG_TOKENS, for every token), put back before anything else runs. Each read of the real process.env
- * crosses into Node's native environment store: a quarter of the parse time. Nothing else can run meanwhile (no
- * await, no other JavaScript thread shares this process.env), and the operating system's environment is untouched.
- * Copying the whole environment instead would cost more than it saves.
+ * The proof of the common edit, where every splice replaces one scalar value in place, at a quarter of a re-parse's
+ * cost: the yaml package's Lexer must give the edited text the `original` tokens but for each spliced scalar, which
+ * must be the splice's text, of the same kind, reading as the intended value. The parser builds a document from
+ * tokens, never from a scalar's content (test/unit/manifest-verify.test.ts holds this to the full re-parse). False
+ * when that cannot be shown, and the caller re-parses.
  */
-function withPlainEnvironment<T>(parse: () => T): T {
-  const env = process.env
-  const logTokens = env.LOG_TOKENS
-  process.env = logTokens === undefined ? {} : { LOG_TOKENS: logTokens }
-  try {
-    return parse()
-  } finally {
-    process.env = env
-  }
-}
-
-/**
- * The cheap proof for the common edit, where every splice replaces one scalar value in place: the edited text's
- * lexical tokens must be the original tokens, but for each spliced scalar, whose token must be the splice's text, of
- * the same kind, reading as the intended value. The yaml parser decides structure from token kinds and from the
- * spaces and indicators before a line's first other token, never from a scalar's content, and the composer reads a
- * value from its own token; so equal tokens elsewhere mean equal documents elsewhere (the differential test in
- * test/unit/manifest-verify.test.ts holds this to the full re-parse). False when it cannot be shown, and the caller
- * re-parses the whole text.
- *
- * Only the lines around the edits are lexed again: the lexer works through the text before the first edited line,
- * then through the edited lines of both texts from that same state, a line at a time, until both lexers are in the
- * same state with the same text ahead, after which they would produce the same tokens to the end. (Between two
- * incremental calls the yaml Lexer's state is its own fields; a test pins that list to the yaml version in use.)
- * When the lexers do not meet within a few lines, the whole edited text is lexed and compared.
- */
-export function scalarEditsReadBack(
-  before: YamlFile,
+export function scalarEditsLexAsIntended(
+  original: readonly string[],
   newText: string,
   splices: readonly Splice[],
   expectations: readonly Expectation[]
@@ -486,97 +473,20 @@ export function scalarEditsReadBack(
   if (splices.length === 0 || expectations.length !== splices.length) return false
   if (!expectations.every(e => e.op === 'set') || !splices.every(s => s.value !== undefined)) return false
   const pending = [...splices].sort((a, b) => a.start - b.start)
-  try {
-    // Only the splices may differ: the lexing below reads the edited text only around them.
-    if (newText !== applySplices(before.text, pending)) return false
-    const local = editedLinesMatch(before.text, newText, pending)
-    if (local !== undefined) return local
-    return tokensMatch(lexTokens(before.text), lexTokens(newText), pending, { offset: 0, atScalar: false })
-  } catch {
-    return false
-  }
-}
-
-/** Lines the lexers may take, after the last edited one, to meet in the same state. */
-const RESYNC_LINES = 16
-
-/**
- * Whether the edited tokens match, lexing the edited lines and as few after them as it takes for both lexers to be in
- * the same state; undefined when they are not within RESYNC_LINES lines.
- */
-export function editedLinesMatch(
-  text: string,
-  newText: string,
-  splices: readonly Splice[]
-): boolean | undefined {
-  const delta = newText.length - text.length
-  const from = lineStart(text, splices[0]!.start)
-  const original = new Lexer()
-  const head = Array.from(original.lex(text.slice(0, from), true))
-  const edited = Object.assign(new Lexer(), { ...original })
-  const start = { offset: 0, atScalar: false }
-  for (const token of head) advance(start, token)
-  const a: string[] = []
-  const b: string[] = []
-  let cut = from
-  let end = nextLineStart(text, splices[splices.length - 1]!.end)
-  for (let extra = 0; extra <= RESYNC_LINES; extra++) {
-    a.push(...original.lex(text.slice(cut, end), true))
-    b.push(...edited.lex(newText.slice(cut === from ? from : cut + delta, end + delta), true))
-    if (sameLexerState(original, edited)) return tokensMatch(a, b, splices, start)
-    if (end >= text.length) {
-      // Both texts are lexed to their ends: what each lexer held back comes out now.
-      a.push(...original.lex('', false))
-      b.push(...edited.lex('', false))
-      return tokensMatch(a, b, splices, start)
-    }
-    cut = end
-    end = nextLineStart(text, end)
-  }
-  return undefined
-}
-
-/**
- * Whether two lexers are in the same state: every field equal, the text they hold but have not consumed included
- * (the yaml Lexer drops what it has consumed, and counts its position from what it holds).
- */
-function sameLexerState(a: Lexer, b: Lexer): boolean {
-  const x = a as unknown as Record<string, unknown>
-  const y = b as unknown as Record<string, unknown>
-  return Object.keys(x).every(key => x[key] === y[key])
-}
-
-/** Where a walk through tokens is: the offset in the text of the next token, and whether it is a scalar's source. */
-interface TokenPosition {
-  offset: number
-  atScalar: boolean
-}
-
-/** Step past `token`; returns its kind. A scalar's source follows its marker, which (like the document and
- * flow-end markers) has no width in the text. */
-function advance(position: TokenPosition, token: string): CST.TokenType | 'plain' | null {
-  const kind: CST.TokenType | 'plain' | null = position.atScalar ? 'plain' : CST.tokenType(token)
-  position.atScalar = kind === 'scalar'
-  if (kind !== 'scalar' && kind !== 'doc-mode' && kind !== 'flow-error-end') position.offset += token.length
-  return kind
-}
-
-/** The edited tokens are the original ones, but each splice's scalar token, replaced as the splice says. */
-function tokensMatch(
-  original: readonly string[],
-  edited: readonly string[],
-  splices: readonly Splice[],
-  start: TokenPosition
-): boolean {
+  const edited = Array.from(new Lexer().lex(newText))
   if (edited.length !== original.length) return false
-  const position = { ...start }
+  let offset = 0
+  let atScalar = false
   let next = 0
   for (let i = 0; i < original.length; i++) {
     const token = original[i]!
-    const splice = splices[next]
-    const at = position.offset
-    const kind = advance(position, token)
-    if (splice && at === splice.start && position.offset > at) {
+    const at = offset
+    // A scalar's source follows its marker, which (like the document and flow-error-end markers) has no width.
+    const kind: CST.TokenType | 'plain' | null = atScalar ? 'plain' : CST.tokenType(token)
+    atScalar = kind === 'scalar'
+    if (kind !== 'scalar' && kind !== 'doc-mode' && kind !== 'flow-error-end') offset += token.length
+    const splice = pending[next]
+    if (splice && at === splice.start && offset > at) {
       const replaced = edited[i]!
       const scalar = kind === 'plain' || kind === 'single-quoted-scalar' || kind === 'double-quoted-scalar'
       if (!scalar || token.length !== splice.end - splice.start || replaced !== splice.text) return false
@@ -587,5 +497,5 @@ function tokensMatch(
       return false
     }
   }
-  return next === splices.length
+  return next === pending.length
 }
