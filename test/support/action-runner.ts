@@ -174,7 +174,10 @@ export async function runAction(options: RunActionOptions): Promise<ActionResult
     await writeFile(eventPath, JSON.stringify(context.event ?? defaultEvent(context), null, 2))
 
     const builtins = runnerVariables(context, { ...dirs, actionDir, eventPath })
-    const inputs = resolveInputs(manifest, options.inputs ?? {}, expressionValues(context, builtins))
+    const contexts = nestContexts(expressionValues(context, builtins))
+    // The event payload, as `github.event` reads it on the runner.
+    contexts.github = { ...(contexts.github as object), event: context.event ?? defaultEvent(context) }
+    const inputs = resolveInputs(manifest, options.inputs ?? {}, contexts)
     checkCallerEnv(options.env ?? {}, builtins)
 
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
@@ -352,7 +355,7 @@ async function readManifest(actionDir: string): Promise<ActionManifest> {
 function resolveInputs(
   manifest: ActionManifest,
   passed: Record<string, string>,
-  expressions: Record<string, string>
+  contexts: Contexts
 ): Record<string, string> {
   const declared = new Map([...manifest.inputs.keys()].map(name => [name.toLowerCase(), name]))
   const unexpected = Object.keys(passed).filter(name => !declared.has(name.toLowerCase()))
@@ -367,8 +370,7 @@ function resolveInputs(
   for (const [name, rawDefault] of manifest.inputs) {
     const given = Object.entries(passed).find(([key]) => key.toLowerCase() === name.toLowerCase())
     const value =
-      given?.[1] ??
-      evaluateTemplate(rawDefault, nestContexts(expressions), `${manifest.file}: inputs.${name}.default`)
+      given?.[1] ?? evaluateTemplate(rawDefault, contexts, `${manifest.file}: inputs.${name}.default`)
     values[`INPUT_${name.replaceAll(' ', '_').toUpperCase()}`] = value
   }
   return values

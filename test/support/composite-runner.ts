@@ -97,6 +97,7 @@ export async function runComposite(options: RunCompositeOptions): Promise<Compos
     eventPath: join(runnerTemp, 'event.json')
   })
   const base = nestContexts(expressionValues(context, builtins))
+  base.github = { ...(base.github as object), event: context.event ?? {} }
   const inputs = resolveCompositeInputs(manifest, options.inputs ?? {}, base)
   const stepContexts: Record<
     string,

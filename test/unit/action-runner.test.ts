@@ -267,15 +267,30 @@ describe('runAction failures and runner rules', () => {
     await expect(run({ actionDir })).rejects.toThrow(/runs\.using is 'node20'; only node24 is supported/)
   })
 
-  it('rejects a default with an expression it cannot evaluate', async () => {
+  it('evaluates defaults with the runner expression language, the event payload included', async () => {
     const actionDir = await fixtureVariant(() => undefined)
     const manifest = join(actionDir, 'action.yml')
     const text = await readFile(manifest, 'utf8')
     await writeFile(
       manifest,
-      text.replace('default: hello', 'default: ${{ github.event.pull_request.number }}')
+      text.replace(
+        'default: hello',
+        "default: ${{ format('{0}-{1}', github.event.pull_request.number, github.event_name == 'pull_request') }}"
+      )
     )
-    await expect(run({ actionDir })).rejects.toThrow(/unsupported expression/)
+    const result = await run({
+      actionDir,
+      context: { eventName: 'pull_request', event: { pull_request: { number: 42 } } }
+    })
+    expect(result.outputs.message).toBe('42-true')
+  })
+
+  it('rejects a default with an expression the runner would refuse', async () => {
+    const actionDir = await fixtureVariant(() => undefined)
+    const manifest = join(actionDir, 'action.yml')
+    const text = await readFile(manifest, 'utf8')
+    await writeFile(manifest, text.replace('default: hello', 'default: ${{ matrix.version }}'))
+    await expect(run({ actionDir })).rejects.toThrow(/cannot evaluate '\$\{\{ matrix\.version \}\}'/)
   })
 
   it('kills an action that outlives the timeout and fails clearly', async () => {
