@@ -13,7 +13,7 @@ import { promisify } from 'node:util'
 import { REPO_ROOT, runAction, type ActionResult } from '../test/support/action-runner.js'
 import { BUILDAH_ENV, trustForContainers } from '../test/support/builders.js'
 import { runComposite, type CompositeResult } from '../test/support/composite-runner.js'
-import { startGitHub, type LocalGitHub } from '../test/support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../tools/local-github/index.js'
 import { startRegistry } from '../test/support/registry.js'
 import { standinArchive, startArchiveServer, type ArchiveServer } from '../test/support/scanner/standin.js'
 

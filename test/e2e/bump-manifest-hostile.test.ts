@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 
 // Hostile input through the committed bundle, run as the runner runs it. Each case must end in exit code 1, one
 // `::error::` saying what is wrong, no stack trace, nothing written anywhere, and no token in anything written.

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { runAction, type ActionResult } from '../support/action-runner.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 
 const RUNS = 20
 const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`

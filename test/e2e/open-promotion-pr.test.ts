@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import { readStateBlock } from '../../src/actions/open-promotion-pr/state-block.js'
-import { buildImage, createGitOps, overlay, pinDev, type BuiltImage } from '../support/github/promotion.js'
+import { buildImage, createGitOps, overlay, pinDev, type BuiltImage } from '../support/promotion.js'
 import { registryEnv, startRegistry, type TestRegistry } from '../support/registry.js'
 
 let gh: LocalGitHub

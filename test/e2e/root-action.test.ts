@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { shownText } from '../support/action-runner.js'
 import { BUILDAH_ENV, trustForContainers } from '../support/builders.js'
 import { runComposite, type CompositeResult } from '../support/composite-runner.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import {
   standinArchive,

@@ -9,7 +9,7 @@ import type { OutputName } from '../../src/actions/bump-manifest/inputs.js'
 import { createCommandRunner } from '../../src/lib/exec.js'
 import { createGitHubApi, type GitHubApi } from '../../src/lib/github/index.js'
 import { mapInputs } from '../../src/lib/inputs.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 
 const run = promisify(execFile)
 const D1 = `sha256:${'1'.repeat(64)}`

@@ -10,7 +10,7 @@ import { createCommandRunner } from '../../src/lib/exec.js'
 import { createGit } from '../../src/lib/git/index.js'
 import { createGitHubApi } from '../../src/lib/github/index.js'
 import { mapInputs } from '../../src/lib/inputs.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 
 // How actions/checkout persists its token, by version (src/git-auth-helper.ts):
 // v5 writes http.<origin>/.extraheader into .git/config; v6 writes it to $RUNNER_TEMP/git-credentials-<uuid>.config

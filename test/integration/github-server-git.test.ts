@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runGit } from '../support/github/git.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { runGit } from '../../tools/local-github/git.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 
 let gh: LocalGitHub
 let work: string

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { getOctokit } from '@actions/github'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
-import { OPERATIONS } from '../support/github/rest.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
+import { OPERATIONS } from '../../tools/local-github/rest.js'
 
 type Octokit = ReturnType<typeof getOctokit>
 

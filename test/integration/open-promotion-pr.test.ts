@@ -12,7 +12,7 @@ import { mapInputs } from '../../src/lib/inputs.js'
 import { createRegistryClient } from '../../src/lib/registry/index.js'
 import { SEVERITIES } from '../../src/lib/scanner/finding.js'
 import { attachVerdict, type Verdict } from '../../src/lib/verdict/index.js'
-import { startGitHub, type LocalGitHub } from '../support/github/index.js'
+import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import {
   buildImage,
   createGitOps,
@@ -20,7 +20,7 @@ import {
   overlay,
   pinDev,
   type BuiltImage
-} from '../support/github/promotion.js'
+} from '../support/promotion.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
 let gh: LocalGitHub

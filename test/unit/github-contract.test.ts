@@ -5,9 +5,9 @@ import {
   findOperation,
   matchRoute,
   toJsonSchema
-} from '../support/github/contract.js'
-import { asGitHubWordsIt } from '../support/github/git.js'
-import { Registry, type RepoState } from '../support/github/state.js'
+} from '../../tools/local-github/contract.js'
+import { asGitHubWordsIt } from '../../tools/local-github/git.js'
+import { Registry, type RepoState } from '../../tools/local-github/state.js'
 
 function operation(id: string) {
   const found = findOperation(id)

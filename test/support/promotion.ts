@@ -4,8 +4,8 @@
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { pushTestImage, type TestRegistry } from '../registry.js'
-import type { LocalGitHub } from './index.js'
+import { pushTestImage, type TestRegistry } from './registry.js'
+import type { LocalGitHub } from '../../tools/local-github/index.js'
 
 const run = promisify(execFile)
 
