@@ -106,9 +106,17 @@ function runBounded(
   options: CommandOptions,
   timeoutMs: number
 ): Promise<CommandResult> {
-  process.stdout.write(`[command]${[command, ...args].join(' ')}\n`)
+  // As @actions/exec: the command line is shown unless silent.
+  if (!options.silent) process.stdout.write(`[command]${[command, ...args].join(' ')}\n`)
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    // Its own process group, so a stop reaches what the command started too (git's remote helpers, a builder's
+    // children), not just the command.
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true
+    })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     child.stdout.on('data', (chunk: Buffer) => {
@@ -120,18 +128,19 @@ function runBounded(
       if (!options.silent) process.stdout.write(chunk)
     })
     let timedOut = false
+    let settled = false
     let killer: NodeJS.Timeout | undefined
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGTERM')
-      killer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
-    }, timeoutMs)
-    child.on('error', error => {
-      clearTimeout(timer)
-      clearTimeout(killer)
-      reject(new ExternalError(`could not run '${command}': ${error.message}`))
-    })
+    const exited = (): boolean => child.exitCode !== null || child.signalCode !== null
+    const signalGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal)
+      } catch {
+        // The group is gone already.
+      }
+    }
     const finish = (code: number | null): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       clearTimeout(killer)
       resolve({
@@ -141,13 +150,31 @@ function runBounded(
         ...(timedOut ? { timedOut } : {})
       })
     }
-    child.on('close', finish)
-    // A stopped command's own children can keep its output open: do not wait for them.
-    child.on('exit', code => {
-      if (!timedOut) return
+    // What was started may keep the output open after the command itself has gone: stop waiting for it.
+    const abandonOutput = (): void => {
       child.stdout.destroy()
       child.stderr.destroy()
-      finish(code)
+      finish(child.exitCode)
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      signalGroup('SIGTERM')
+      killer = setTimeout(() => {
+        signalGroup('SIGKILL')
+        abandonOutput()
+      }, KILL_GRACE_MS)
+      if (exited()) abandonOutput()
+    }, timeoutMs)
+    child.on('error', error => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      clearTimeout(killer)
+      reject(new ExternalError(`could not run '${command}': ${error.message}`))
+    })
+    child.on('close', finish)
+    child.on('exit', () => {
+      if (timedOut) abandonOutput()
     })
     // A child that does not read its input must not make us fail with EPIPE.
     child.stdin.on('error', () => {})

@@ -20,6 +20,27 @@ describe('a command with a time bound', () => {
     expect(Date.now() - started).toBeLessThan(15_000)
   })
 
+  it('is bounded when the command exits but what it started keeps the output open, and stops that too', async () => {
+    const started = Date.now()
+    const marker = `exec-timeout-${process.pid}-${Date.now()}`
+    const result = await runner.run('bash', ['-c', `(exec -a ${marker} sleep 30) & exit 0`], {
+      silent: true,
+      timeoutMs: 500
+    })
+    expect(result.timedOut).toBe(true)
+    expect(Date.now() - started).toBeLessThan(15_000)
+    // The background sleep was in the command's process group: stopped with it.
+    const { execFileSync } = await import('node:child_process')
+    const left = (() => {
+      try {
+        return execFileSync('pgrep', ['-f', marker]).toString().trim()
+      } catch {
+        return ''
+      }
+    })()
+    expect(left).toBe('')
+  })
+
   it('fails runChecked with the bound in the message', async () => {
     const attempt = runChecked(runner, 'sleep', ['60'], 'buildah build', { silent: true, timeoutMs: 300 })
     await expect(attempt).rejects.toThrow(ExternalError)

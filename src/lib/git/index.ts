@@ -2,6 +2,9 @@ import * as core from '@actions/core'
 import { ExternalError } from '../errors.js'
 import { lastLines, type CommandResult, type CommandRunner } from '../exec.js'
 
+/** Bounds every git command: a clone of a large GitOps repository takes seconds to minutes, never this long. */
+const GIT_TIMEOUT_MS = 10 * 60_000
+
 export { tryCommitTime } from './commit-time.js'
 
 /** Who a commit is by: `Name <email>`. */
@@ -59,6 +62,8 @@ export interface GitOptions {
   token?: string
   /** e.g. https://github.com; the extra header is scoped to it. */
   serverUrl?: string
+  /** Bound on each git command; default ten minutes. */
+  timeoutMs?: number
 }
 
 /**
@@ -87,9 +92,23 @@ export function createGit(options: GitOptions): GitCommandManager {
     })
   }
   const cwd = options.cwd
+  const timeoutMs = options.timeoutMs ?? GIT_TIMEOUT_MS
 
-  const exec = (args: string[], input?: string) =>
-    options.runner.run('git', args, { cwd, env, silent: true, input })
+  const exec = async (args: string[], input?: string): Promise<CommandResult> => {
+    const result = await options.runner.run('git', args, {
+      cwd,
+      env,
+      silent: true,
+      input,
+      timeoutMs
+    })
+    if (result.timedOut) {
+      throw new ExternalError(
+        `git ${args[0]} did not finish within ${timeoutMs / 1000} s and was stopped (a server that stopped answering?)`
+      )
+    }
+    return result
+  }
   const git = async (args: string[], what: string, input?: string): Promise<CommandResult> => {
     const result = await exec(args, input)
     if (result.exitCode !== 0) {
@@ -196,7 +215,8 @@ export function createGit(options: GitOptions): GitCommandManager {
       // RUNNER_TEMP, included through includeIf.gitdir), never our environment-borne header.
       const result = await options.runner.run('git', ['config', '--local', '--includes', '--get-all', key], {
         cwd,
-        silent: true
+        silent: true,
+        timeoutMs
       })
       return result.exitCode === 0 && result.stdout.trim() !== ''
     }

@@ -42,6 +42,8 @@ export interface GitHubApiOptions {
   /** REST base (GITHUB_API_URL); GraphQL is at its `/graphql`, or `/api/graphql` on GitHub Enterprise Server. */
   apiUrl?: string
   userAgent?: string
+  /** Bound on each request; default two minutes. */
+  timeoutMs?: number
 }
 
 type Octokit = ReturnType<typeof getOctokit>
@@ -55,8 +57,25 @@ export function lazyOctokit(options: GitHubApiOptions): () => Promise<Octokit> {
   let loading: Promise<Octokit> | undefined
   return () =>
     (loading ??= import('@actions/github').then(({ getOctokit }) =>
-      getOctokit(options.token, { baseUrl, userAgent: options.userAgent ?? 'digest-delivery' })
+      getOctokit(options.token, {
+        baseUrl,
+        userAgent: options.userAgent ?? 'digest-delivery',
+        request: { fetch: boundedFetch(options.timeoutMs ?? API_TIMEOUT_MS) }
+      })
     ))
+}
+
+/** Every GitHub API request has a time bound: a server that stops answering fails the request, not the job's clock. */
+const API_TIMEOUT_MS = 2 * 60_000
+
+function boundedFetch(timeoutMs: number) {
+  return (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const deadline = AbortSignal.timeout(timeoutMs)
+    return fetch(input, {
+      ...init,
+      signal: init.signal ? AbortSignal.any([init.signal, deadline]) : deadline
+    })
+  }
 }
 
 /** A client over @actions/github's Octokit, with retries left to the caller's loop. */
