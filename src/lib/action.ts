@@ -7,7 +7,12 @@ import { errorMessage } from './errors.js'
  * error so) and an error thrown from an event handler: without this, Node prints a stack trace and no `::error::`.
  */
 export async function runAction(work: () => Promise<unknown>): Promise<void> {
-  const escaped = (error: unknown): void => core.setFailed(errorMessage(error))
+  // The run ends there: the work may never settle (its promise was the one lost), and nothing after a failure may
+  // still push or set outputs.
+  const escaped = (error: unknown): never => {
+    core.setFailed(errorMessage(error))
+    process.exit()
+  }
   process.on('unhandledRejection', escaped)
   process.on('uncaughtException', escaped)
   try {

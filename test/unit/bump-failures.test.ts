@@ -75,7 +75,12 @@ describe('every failure reaches the one top-level handler (a Node process, as on
       `setImmediate(() => { throw new Error('thrown in a callback') }); await nextTurn(); await nextTurn()`,
       /^::error::thrown in a callback$/m
     ],
-    ['an error thrown and awaited', `throw new Error('plain failure')`, /^::error::plain failure$/m]
+    ['an error thrown and awaited', `throw new Error('plain failure')`, /^::error::plain failure$/m],
+    [
+      'a lost rejection while the work never settles (the run ends, nothing after it runs)',
+      `void Promise.reject(new Error('lost, work stuck')); await new Promise(() => setInterval(() => console.log('::error::still running'), 50))`,
+      /^::error::lost, work stuck$/m
+    ]
   ])('%s', async (_, work, message) => {
     const result = await runActionInNode(work.replace('DIR', dir))
     expect(result.stdout).toMatch(message)
