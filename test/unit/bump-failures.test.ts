@@ -14,15 +14,7 @@ import { NODE24_BIN, REPO_ROOT } from '../support/action-runner.js'
 
 // Jest reports an unhandled rejection as the test's own failure, so the handler is run where the runner runs it: in a
 // Node 24 process of its own, importing the TypeScript source (types stripped; `./x.js` imports resolved to `x.ts`).
-const RESOLVE_TS = `export async function resolve(specifier, context, next) {
-  try { return await next(specifier, context) } catch (error) {
-    if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context)
-    throw error
-  }
-}`
-const REGISTER = `import { register } from 'node:module'; register(${JSON.stringify(
-  `data:text/javascript,${encodeURIComponent(RESOLVE_TS)}`
-)})`
+const TS_IMPORT_HOOK = path.join(REPO_ROOT, 'scripts', 'lib', 'ts-import-hook.mjs')
 
 async function runActionInNode(
   work: string
@@ -33,14 +25,7 @@ const nextTurn = () => new Promise(resolve => setImmediate(resolve))
 await runAction(async () => { ${work} })`
   const child = spawn(
     NODE24_BIN,
-    [
-      '--no-warnings',
-      '--import',
-      `data:text/javascript,${encodeURIComponent(REGISTER)}`,
-      '--input-type=module',
-      '-e',
-      script
-    ],
+    ['--no-warnings', '--import', TS_IMPORT_HOOK, '--input-type=module', '-e', script],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }
   )
   let stdout = ''
