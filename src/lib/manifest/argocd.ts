@@ -1,8 +1,8 @@
 import path from 'node:path'
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml'
 import { parseImageRef, type ImageRef } from '../image-ref.js'
-import { pinImageBlock, pinReference, type BlockFields, type Field } from './rules.js'
-import type { EditSession } from './session.js'
+import { pinImageBlock, pinReference, type BlockFields, type Field } from './pin-reference.js'
+import type { EditSession } from './file-edits.js'
 import { dig, findPair, getValue, resolveNode, stringValue } from './yaml-tree.js'
 
 /**

@@ -1,8 +1,8 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import path from 'node:path'
 import { errorMessage } from '../errors.js'
-import type { PinTarget } from './target.js'
-import type { FileError } from './types.js'
+import type { PinTarget } from './pin-target.js'
+import type { FileError } from './request-and-changes.js'
 
 /** A file to search: its real path, and its path relative to the root with '/' separators. */
 export interface Candidate {

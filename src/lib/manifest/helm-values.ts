@@ -1,8 +1,8 @@
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml'
 import { argoSources } from './argocd.js'
-import { blockFields, pinImageBlock, pinReference } from './rules.js'
-import type { EditSession } from './session.js'
-import type { HelmPathStep } from './target.js'
+import { blockFields, pinImageBlock, pinReference } from './pin-reference.js'
+import type { EditSession } from './file-edits.js'
+import type { HelmPathStep } from './pin-target.js'
 import { dig, getValue, resolveNode, stringValue } from './yaml-tree.js'
 
 /**

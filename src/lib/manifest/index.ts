@@ -15,8 +15,8 @@
  * - A bare short name (`redis`) inside prose is not reported as not managed; a name with a path, tag or digest is.
  */
 export { pinText } from './pin-text.js'
-export { pinTree, DEFAULT_MAX_FILE_BYTES } from './tree.js'
+export { pinTree, DEFAULT_MAX_FILE_BYTES } from './pin-tree.js'
 export { mayMention } from './files.js'
 export { serveWalkWorker, WalkWorker, type WalkWorkerSource } from './workers.js'
-export { preparePin, type PinTarget } from './target.js'
-export * from './types.js'
+export { preparePin, type PinTarget } from './pin-target.js'
+export * from './request-and-changes.js'

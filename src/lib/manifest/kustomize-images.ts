@@ -1,8 +1,8 @@
 import path from 'node:path'
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml'
-import type { EditSession } from './session.js'
+import type { EditSession } from './file-edits.js'
 import { lineEnd, lineStart } from './source-text.js'
-import type { ImagesEntryToAdd } from './types.js'
+import type { ImagesEntryToAdd } from './request-and-changes.js'
 import {
   findPair,
   isBlockScalar,

@@ -1,9 +1,9 @@
 import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml'
 import { parseImageRef } from '../image-ref.js'
-import { blockFields, pinImageBlock, pinReference, type BlockFields, type Field } from './rules.js'
-import type { EditSession } from './session.js'
+import { blockFields, pinImageBlock, pinReference, type BlockFields, type Field } from './pin-reference.js'
+import type { EditSession } from './file-edits.js'
 import { lineEnd, trailingComment } from './source-text.js'
-import type { ChangeKind } from './types.js'
+import type { ChangeKind } from './request-and-changes.js'
 import { resolveNode } from './yaml-tree.js'
 
 /** Which part of a reference a marked value holds; undefined: the whole `name[:tag][@digest]`. */

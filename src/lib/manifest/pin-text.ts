@@ -9,10 +9,10 @@ import {
   pinImagesEntries
 } from './kustomize-images.js'
 import { mayHaveMarkers, pinMarkedValues } from './markers.js'
-import { EditSession } from './session.js'
+import { EditSession } from './file-edits.js'
 import { applySplices, lineLookup, type Splice } from './source-text.js'
-import { preparePin, type PinTarget } from './target.js'
-import type { Change, FileError, PinRequest, PinTextOptions, PinTextResult } from './types.js'
+import { preparePin, type PinTarget } from './pin-target.js'
+import type { Change, FileError, PinRequest, PinTextOptions, PinTextResult } from './request-and-changes.js'
 import { dig, getValue, isParseFailure, parseYamlFile, stringValue, verifyEdit } from './yaml-tree.js'
 import { pinJsonPatch, pinWorkload } from './workloads.js'
 

@@ -13,8 +13,8 @@
 import { parentPort, Worker, workerData } from 'node:worker_threads'
 import { ConfigurationError, errorMessage } from '../errors.js'
 import { readCandidate, type Candidate } from './files.js'
-import { preparePin, type PinTarget } from './target.js'
-import type { FileError, PinRequest } from './types.js'
+import { preparePin, type PinTarget } from './pin-target.js'
+import type { FileError, PinRequest } from './request-and-changes.js'
 import { Walk, type WalkState } from './walk.js'
 
 /** Gives pinTree a started worker to hand its walk to (one per walk), or none. */

@@ -1,6 +1,6 @@
 import { isMap, isSeq } from 'yaml'
-import { pinReference } from './rules.js'
-import type { EditSession } from './session.js'
+import { pinReference } from './pin-reference.js'
+import type { EditSession } from './file-edits.js'
 import { dig, getValue, resolveNode, stringValue } from './yaml-tree.js'
 
 // Where each kind keeps its Pod spec.

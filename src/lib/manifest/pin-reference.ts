@@ -1,7 +1,7 @@
 import { isScalar, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml'
 import { parseImageRef, type ImageRef } from '../image-ref.js'
-import type { EditSession } from './session.js'
-import type { ChangeKind } from './types.js'
+import type { EditSession } from './file-edits.js'
+import type { ChangeKind } from './request-and-changes.js'
 import { findPair, isBlockScalar, resolveNode, scalarText, stringValue } from './yaml-tree.js'
 
 /** What a reference value turned out to be. */

@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../errors.js'
 import { familiarName, parseDigest, parseImageRef, sameRepository, type ImageRef } from '../image-ref.js'
-import type { PinRequest } from './types.js'
+import type { PinRequest } from './request-and-changes.js'
 
 /** One step of a Helm key path: a map key or a list index. */
 export type HelmPathStep = { key: string } | { index: number }
