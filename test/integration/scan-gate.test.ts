@@ -19,6 +19,7 @@ import {
   type TestRegistry
 } from '../support/registry.js'
 import { startRegistryProxy, type RegistryProxy } from '../support/registry-proxy.js'
+import { standInHelper } from '../support/credential-helper.js'
 import {
   fixture,
   standinArchive,
@@ -85,7 +86,7 @@ interface Run {
 
 async function gate(
   values: Record<string, string>,
-  options: { now?: number; registry?: Collaborators['registry'] } = {}
+  options: { now?: number; registry?: Collaborators['registry']; env?: Record<string, string> } = {}
 ): Promise<Run> {
   const now = options.now ?? NOW
   const outputs: Run['outputs'] = {}
@@ -102,7 +103,8 @@ async function gate(
     env: {
       GITHUB_WORKSPACE: workspace,
       RUNNER_TEMP: join(dir, 'temp'),
-      RUNNER_TOOL_CACHE: join(dir, 'tool-cache')
+      RUNNER_TOOL_CACHE: join(dir, 'tool-cache'),
+      ...options.env
     },
     runner: createCommandRunner(),
     registry:
@@ -215,6 +217,52 @@ describe('scan-gate in-process, stand-in trivy installed from a local server, re
     expect(call.credentials).toEqual({ username: 'bot', password: PASSWORD })
     expect(call.argv.join(' ')).not.toContain(PASSWORD)
     expect(call.cwd).not.toBe(workspace)
+  })
+
+  /** Runs `work` with the stand-in helper's variables in the process environment (it finds the helper on PATH). */
+  async function withHelper<T>(helperEnv: Record<string, string>, work: () => Promise<T>): Promise<T> {
+    const saved = { ...process.env }
+    Object.assign(process.env, helperEnv)
+    try {
+      return await work()
+    } finally {
+      for (const key of Object.keys(helperEnv)) delete process.env[key]
+      Object.assign(process.env, saved)
+    }
+  }
+  const scans = async (): Promise<number> => (await standinLog().catch(() => [])).filter(scan).length
+
+  it('without registry inputs, gives the scanner what the Docker config credential helper answers', async () => {
+    process.env.STANDIN_LOG = join(dir, 'standin.log')
+    const helper = await standInHelper(
+      { credHelpers: { [registry.host]: 'standin' } },
+      { [registry.host]: { Username: 'helped', Secret: 'Helper-Secret-41' } }
+    )
+    try {
+      await withHelper(helper.env, () =>
+        gate({ 'registry-username': '', 'registry-password': '', fail: 'false' }, { env: helper.env })
+      )
+      expect(await helper.asked()).toContain(registry.host)
+      const call = (await standinLog()).filter(scan).at(-1)
+      expect(call?.credentials).toEqual({ username: 'helped', password: 'Helper-Secret-41' })
+    } finally {
+      await helper.cleanup()
+    }
+  })
+
+  it('a failing credential helper stops the run, naming it, before the scanner runs anonymously', async () => {
+    process.env.STANDIN_LOG = join(dir, 'standin.log')
+    const before = await scans()
+    const helper = await standInHelper({ credHelpers: { [registry.host]: 'standin' } }, {}, 'fail')
+    try {
+      const run = await withHelper(helper.env, () =>
+        gate({ 'registry-username': '', 'registry-password': '' }, { env: helper.env })
+      )
+      expect(String(run.error)).toMatch(/docker-credential-standin/)
+      expect(await scans()).toBe(before)
+    } finally {
+      await helper.cleanup()
+    }
   })
 
   it('with allow-mutable, gates the digest the tag points at now, and scans by that digest', async () => {

@@ -18,6 +18,7 @@ import { loadPolicy } from '../../lib/policy/load.js'
 import {
   createRegistryClient,
   platformManifests,
+  readDockerConfigCredentials,
   type CredentialsResolver,
   type RegistryClient
 } from '../../lib/registry/index.js'
@@ -88,6 +89,10 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
   const workspace = deps.env.GITHUB_WORKSPACE || process.cwd()
   const inputs = await readInputs(deps.inputs, workspace, deps.env.RUNNER_TEMP, deps.env)
   const registry = deps.registry(inputs.credentialsFor)
+  // The scanner gets the credentials in its environment: the inputs' for the image's registry, else the Docker
+  // config's, credential helpers included (a helper that fails stops the run, naming it: never an anonymous pull).
+  const scannerCredentials = async (host: string) =>
+    inputs.credentialsFor(host) ?? (await readDockerConfigCredentials(host, deps.env))
   const now = deps.now()
 
   const digest = inputs.imageRef.digest ?? (await registry.resolveDigest(inputs.imageRef))
@@ -155,7 +160,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
         binary: tool.binary,
         image: pinned,
         registry: subject.registry,
-        credentials: inputs.credentialsFor(subject.registry),
+        credentials: await scannerCredentials(subject.registry),
         workDir: scanDir,
         timeoutMs: inputs.timeoutMs,
         database: inputs.database
@@ -195,7 +200,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
             binary: tool.binary,
             image: baselineImage,
             registry: baseline.ref.registry,
-            credentials: inputs.credentialsFor(baseline.ref.registry),
+            credentials: await scannerCredentials(baseline.ref.registry),
             workDir: scanDir,
             timeoutMs: inputs.timeoutMs,
             database: inputs.database
