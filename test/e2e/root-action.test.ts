@@ -165,6 +165,37 @@ describe('the root action, run as the runner runs a composite', () => {
     for (const text of shownText(result)) expect(text).not.toContain(PASSWORD)
   }, 600_000)
 
+  it('lands by pull request: the promotion branch is committed and its pull request opened (land: pull-request)', async () => {
+    const ids = (await standinFindings()).map(finding => finding.id)
+    const source = await checkout('chain by pull request\n', ids)
+    const prToken = gh.createToken({
+      repos: { 'octo/gitops': { contents: 'write', pullRequests: 'write' } },
+      kind: 'app'
+    })
+    const head = (await gh.log('octo/gitops', 'main'))[0]?.sha
+    const result = await chain(source, { land: 'pull-request', environment: 'dev', 'gitops-token': prToken })
+    expect(errors(result)).toEqual([])
+    expect(result.exitCode).toBe(0)
+    expect(outcomes(result)).toMatchObject({
+      build: 'success',
+      scan: 'success',
+      bump: 'success',
+      pr: 'success'
+    })
+    // main is untouched; the change waits on the promotion branch, in one open pull request.
+    expect((await gh.log('octo/gitops', 'main'))[0]?.sha).toBe(head)
+    const pulls = gh.pulls('octo/gitops').filter(pull => pull.state === 'open')
+    expect(pulls).toHaveLength(1)
+    expect(pulls[0]?.head).toBe('promote/dev/web')
+    expect(result.outputs['pull-request-url']).toMatch(new RegExp(`/octo/gitops/pull/${pulls[0]?.number}$`))
+    const pinned = await gh.readFile(
+      'octo/gitops',
+      'promote/dev/web',
+      'apps/web/overlays/dev/kustomization.yaml'
+    )
+    expect(pinned).toContain(`digest: ${result.outputs.digest}`)
+  }, 600_000)
+
   it('stops at the gate: a blocking scan pins nothing', async () => {
     const source = await checkout('chain two\n', [])
     const head = (await gh.log('octo/gitops', 'main'))[0]?.sha
