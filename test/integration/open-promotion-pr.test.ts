@@ -532,6 +532,8 @@ describe('promote environment to environment (mode 2)', () => {
     expect(result.outputs.operation).toBe('updated')
     const [ours, theirs] = await gh.log(repo, 'promote/staging/octo-web')
     expect([ours!.parents, theirs!.sha]).toEqual([[foreign], foreign])
+    // The commit this run pushed, not the head the pull request had when it was listed.
+    expect(result.outputs['head-sha']).toBe(ours!.sha)
     expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
       overlay(IMAGE, built[2]!.digest, '1.3.0')
     )
@@ -550,6 +552,7 @@ describe('promote environment to environment (mode 2)', () => {
     const [rebuilt] = await gh.log(repo, 'promote/staging/octo-web')
     expect(rebuilt!.parents).toEqual([main])
     expect(rebuilt!.sha).not.toBe(old)
+    expect(result.outputs['head-sha']).toBe(rebuilt!.sha)
     expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
       `${overlay(IMAGE, built[2]!.digest, '1.3.0')}    # pinned to the release\n`
     )
@@ -591,6 +594,220 @@ describe('promote environment to environment (mode 2)', () => {
     const lost = await promote(clean.repo, clean.token, promoteInputs())
     expect(lost.error).toContain('moved while it was being rebuilt')
     expect(await gh.ref(clean.repo, 'promote/staging/octo-web')).toBe(sneaked)
+  })
+
+  it('does not count statuses for an image-ref digest that from-paths do not pin', async () => {
+    const { repo, token } = await gitops()
+    // Dev pins 1.2.0 and is green; image-ref names 1.3.0, which dev never ran.
+    const head = (await gh.log(repo))[0]!.sha
+    gh.addStatus(repo, { sha: head, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    const result = await promote(
+      repo,
+      token,
+      promoteInputs({
+        'require-status': 'kustomization/apps-dev/*',
+        'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}`
+      })
+    )
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'skipped', verified: 'false' })
+    const notice = result.commands.find(c => c.startsWith('::notice'))
+    expect(notice).toContain(`pin ${built[1]!.digest}, not this digest`)
+    expect(gh.pulls(repo)).toHaveLength(0)
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
+  })
+
+  it('makes a pull request ready for review a draft, auto-merge off, before pushing an unverified digest to it', async () => {
+    const { repo, token } = await gitops(1, { allowAutoMerge: true })
+    await gh.protectBranch(repo, 'main', { requiredApprovals: 1 })
+    gh.addStatus(repo, {
+      sha: (await gh.log(repo))[0]!.sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(3)
+    })
+    const inputs = promoteInputs({
+      'require-status': 'kustomization/apps-dev/*',
+      'when-unverified': 'draft',
+      'auto-merge': 'squash'
+    })
+    const first = await promote(repo, token, inputs)
+    expect(first.outputs).toMatchObject({ operation: 'created', verified: 'true', 'auto-merge': 'true' })
+    expect(gh.pulls(repo)[0]).toMatchObject({ draft: false, autoMerge: { mergeMethod: 'SQUASH' } })
+
+    // Dev moves to 1.3.0, not verified yet: the pull request must not be mergeable with it.
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const before = gh.calls.length
+    const second = await promote(repo, token, inputs)
+    expect(second.error).toBeUndefined()
+    expect(second.outputs).toMatchObject({ operation: 'updated', verified: 'false' })
+    expect(gh.pulls(repo)[0]).toMatchObject({ state: 'open', draft: true, autoMerge: null })
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[2]!.digest, '1.3.0')
+    )
+    // Drafted before the push, never after.
+    const order = gh.calls
+      .slice(before)
+      .filter(
+        c =>
+          c.operation === 'mutation convertPullRequestToDraft' ||
+          c.route === 'POST /{owner}/{repo}.git/git-receive-pack'
+      )
+      .map(c => c.operation ?? 'push')
+    expect(order).toEqual(['mutation convertPullRequestToDraft', 'push'])
+
+    // A re-run with nothing new writes nothing.
+    const again = gh.calls.length
+    const third = await promote(repo, token, inputs)
+    expect(third.outputs.operation).toBe('unchanged')
+    expect(gh.calls.slice(again).filter(call => call.write)).toEqual([])
+  })
+
+  it('skips, pushing nothing, when the pull request ready for review cannot be made a draft', async () => {
+    const { repo, token } = await gitops()
+    gh.addStatus(repo, {
+      sha: (await gh.log(repo))[0]!.sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success'
+    })
+    const inputs = promoteInputs({ 'require-status': 'kustomization/apps-dev/*', 'when-unverified': 'draft' })
+    expect((await promote(repo, token, inputs)).outputs.operation).toBe('created')
+    const head = await gh.ref(repo, 'promote/staging/octo-web')
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    // Someone closes the pull request just as the run converts it: GitHub refuses the conversion.
+    const [owner = '', name = ''] = repo.split('/')
+    gh.hook({
+      route: 'POST /graphql',
+      field: 'convertPullRequestToDraft',
+      run: () =>
+        createPullRequestApi(lazyOctokit({ token, apiUrl: gh.apiUrl })).updatePull({ owner, repo: name }, 1, {
+          state: 'closed'
+        })
+    })
+    const result = await promote(repo, token, inputs)
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'skipped', verified: 'false' })
+    const notice = result.commands.find(c => c.startsWith('::notice'))
+    expect(notice).toContain('is ready for review and could not be made a draft')
+    expect(notice).toContain('Pull request is not in an open state')
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(head)
+  })
+
+  it('makes the draft ready on the next run when marking it ready failed once', async () => {
+    const { repo, token } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    gh.addStatus(repo, {
+      sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(0.25)
+    })
+    const inputs = promoteInputs({
+      'require-status': 'kustomization/apps-dev/*',
+      'min-soak': '1h',
+      'when-unverified': 'draft'
+    })
+    expect((await promote(repo, token, inputs)).outputs).toMatchObject({
+      operation: 'created',
+      verified: 'false'
+    })
+    gh.addStatus(repo, {
+      sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success',
+      createdAt: hoursAgo(2)
+    })
+    gh.fault({ route: 'POST /graphql', field: 'markPullRequestReadyForReview', status: 502, times: Infinity })
+    const failed = await promote(repo, token, inputs)
+    expect(failed.error).toContain('ready for review failed (502)')
+    expect(gh.pulls(repo)[0]!.draft).toBe(true)
+    gh.clearFaults()
+    const retried = await promote(repo, token, inputs)
+    expect(retried.error).toBeUndefined()
+    expect(retried.outputs).toMatchObject({ operation: 'updated', verified: 'true' })
+    expect(gh.pulls(repo)[0]).toMatchObject({ draft: false })
+    expect(gh.pulls(repo)[0]!.body).toContain('Verified in dev')
+  })
+
+  it('keeps retrying a head branch other runs keep moving, bounded by time, not by a count of attempts', async () => {
+    const { repo, token } = await gitops()
+    // Nine pushes in a row lose the race: another commit lands on the head branch just before each.
+    let landed = 0
+    gh.hook({
+      route: 'POST /{owner}/{repo}.git/git-receive-pack',
+      times: 9,
+      run: async () => {
+        landed++
+        await gh.commit(repo, {
+          branch: 'promote/staging/octo-web',
+          files: { [`apps/web/overlays/staging/other-${landed}.yaml`]: `n: ${landed}\n` },
+          message: `Other change ${landed}\n`
+        })
+      }
+    })
+    const result = await promote(repo, token, promoteInputs())
+    expect(result.error).toBeUndefined()
+    expect(result.outputs.operation).toBe('created')
+    expect(landed).toBe(9)
+    const [ours, theirs] = await gh.log(repo, 'promote/staging/octo-web')
+    expect(ours!.body).toContain(`Image: ${IMAGE}@${built[1]!.digest}`)
+    expect(theirs!.subject).toBe('Other change 9')
+    expect(result.outputs['head-sha']).toBe(ours!.sha)
+  })
+
+  it('will not rebuild, nor delete, a branch with more commits than the compare API lists', async () => {
+    const { repo, token } = await gitops()
+    await promote(repo, token, promoteInputs())
+    const foreign = await gh.commit(repo, {
+      branch: 'promote/staging/octo-web',
+      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
+      message: 'Scale staging\n'
+    })
+    // 250 more commits of ours on top: the compare API lists only those, never the foreign one below them.
+    const top = await manyCommits(
+      gh,
+      repo,
+      'promote/staging/octo-web',
+      250,
+      60,
+      `Image: ${IMAGE}@${built[1]!.digest}`
+    )
+    await conflictOnMain(repo)
+    await pinDev(gh, repo, IMAGE, built[2]!)
+    const refused = await promote(repo, token, promoteInputs())
+    expect(refused.error).toContain('holds 252 commits, more than the 250 GitHub lists')
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(top)
+    expect((await gh.log(repo, 'promote/staging/octo-web')).map(c => c.sha)).toContain(foreign)
+
+    // Staging promoted by hand: the pull request closes, and the branch (with a commit not listed) stays.
+    await gh.commit(repo, { files: { [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0') } })
+    const closed = await promote(repo, token, promoteInputs())
+    expect(closed.outputs.operation).toBe('closed')
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(top)
+  })
+
+  it('reads every page of statuses and check runs of a commit', async () => {
+    const { repo, token } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    // The ones required come first, so GitHub lists them last (newest first), past the first page of 100.
+    gh.addStatus(repo, { sha, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    gh.addCheckRun(repo, { headSha: sha, name: 'promoter/dev-healthy', conclusion: 'success' })
+    for (let i = 0; i < 120; i++) {
+      gh.addStatus(repo, { sha, context: `other/${i}`, state: 'success' })
+      gh.addCheckRun(repo, { headSha: sha, name: `lint-${i}`, conclusion: 'success' })
+    }
+    const result = await promote(
+      repo,
+      token,
+      promoteInputs({ 'require-status': 'kustomization/apps-dev/*\npromoter/*' })
+    )
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    const statuses = readStateBlock(gh.pulls(repo)[0]!.body!)?.verification.statuses
+    expect(statuses?.map(s => s.context).sort()).toEqual([
+      'kustomization/apps-dev/0c9c2e41',
+      'promoter/dev-healthy'
+    ])
   })
 
   it('commits through createCommitOnBranch with commit-via: api, so GitHub signs the promotion', async () => {

@@ -73,21 +73,22 @@ export async function buildImage(
 
 /**
  * `count` commits on a branch of a local repository in one `git fast-import`, each with a subject of `subjectLength`
- * characters; returns the last commit.
+ * characters (and `trailer` as its body, if given); returns the last commit.
  */
 export async function manyCommits(
   gh: LocalGitHub,
   fullName: string,
   branch: string,
   count: number,
-  subjectLength = 60
+  subjectLength = 60,
+  trailer = ''
 ): Promise<string> {
   const dir = (await gh.git(fullName, 'rev-parse', '--absolute-git-dir')).trim()
   const parent = (await gh.ref(fullName, branch)) as string
   let stream = ''
   for (let i = 1; i <= count; i++) {
     const subject = `Change ${i}: ${'x'.repeat(subjectLength)}`.slice(0, subjectLength)
-    const message = `${subject}\n`
+    const message = trailer ? `${subject}\n\n${trailer}\n` : `${subject}\n`
     const when = 1_700_000_000 + i
     stream +=
       `commit refs/heads/${branch}\nmark :${i}\n` +

@@ -133,6 +133,51 @@ describe('the promotion body', () => {
     expect(readStateBlock('<!-- digest-delivery:promotion {"v":1,"to":{"digest":"x"}} -->')).toBeUndefined()
     expect(readStateBlock('<!-- digest-delivery:promotion {not json} -->')).toBeUndefined()
   })
+
+  // The body is editable: a hand-edited block whose values are not of their types is no state at all.
+  const edited = (change: (json: Record<string, unknown>) => void): string => {
+    const json = JSON.parse(JSON.stringify(state({ verdict: verdict() }))) as Record<string, unknown>
+    change(json)
+    return `<!-- digest-delivery:promotion ${JSON.stringify(json)} -->`
+  }
+  const verdict = () => ({
+    decision: 'fail' as const,
+    blocking: 2,
+    counts: { high: 2 },
+    policyDigest: `sha256:${'0'.repeat(64)}`,
+    time: '2026-12-01T00:00:00Z',
+    ref: `ghcr.io/octo/web@sha256:${'9'.repeat(64)}`
+  })
+  const record = (value: unknown) => value as Record<string, unknown>
+
+  it('reads back a block with a verdict, then refuses one edited to values of other types', () => {
+    expect(readStateBlock(edited(() => undefined))?.verdict).toEqual(verdict())
+  })
+
+  it.each<[string, (json: Record<string, unknown>) => void]>([
+    [
+      'a verdict whose blocking is markup',
+      json => (record(json.verdict).blocking = '<img src=x onerror=alert(1)>')
+    ],
+    ['a verdict count that is a string', json => (record(json.verdict).counts = { high: '@everyone' })],
+    ['a verdict decision of its own', json => (record(json.verdict).decision = 'maybe')],
+    ['a digest too short', json => (record(json.to).digest = 'sha256:abc')],
+    ['a running digest that is not one', json => (record(json.from).digest = 'latest')],
+    ['a tag that is a number', json => (record(json.to).tag = 7)],
+    ['files that are not strings', json => (json.files = [{ toString: 'x' }])],
+    ['an environment that is an object', json => (json.environment = { name: 'prod' })],
+    ['a status without a context', json => (record(json.verification).statuses = [{ state: 'success' }])],
+    ['a soak that is text', json => (record(json.verification).minSoakMs = '2h')],
+    ['a reason that is a number', json => (record(json.verification).reason = 1)],
+    ['a proposedAt missing', json => delete json.proposedAt]
+  ])('refuses %s', (_what, change) => {
+    expect(readStateBlock(edited(change))).toBeUndefined()
+  })
+
+  it('escapes the numbers of a verdict too', () => {
+    const body = renderBody(state({ verdict: verdict() }), { header: '', footer: '', source: none })
+    expect(body).toContain('**FAIL**: 2 blocking (findings: 2 high), policy `sha256:')
+  })
 })
 
 describe('markdown escaping', () => {

@@ -23,6 +23,7 @@ const pull = (number: number, body: string): PullRequest => ({
   body,
   headSha: 'h'.repeat(40),
   draft: false,
+  autoMerge: false,
   createdAt: `2026-12-0${number}T00:00:00Z`
 })
 
@@ -46,6 +47,8 @@ function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
     requestReviewers: unexpected,
     enableAutoMerge: unexpected,
     markReady: unexpected,
+    convertToDraft: unexpected,
+    disableAutoMerge: unexpected,
     deleteBranch: unexpected,
     compare: unexpected,
     listCommits: unexpected,

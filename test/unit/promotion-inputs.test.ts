@@ -63,6 +63,11 @@ describe('open-promotion-pr inputs', () => {
     [{ token: '' }, /'token' is empty/],
     [{}, /'image-ref' is required to open a pull request for a branch/],
     [{ 'image-ref': 'ghcr.io/octo/web:1.0' }, /must carry a digest/],
+    [
+      { 'image-ref': `ghcr.io/octo/web:1.2.3@${DIGEST}`, tag: '1.2.4' },
+      /'tag' \(1\.2\.4\) differs from the tag in 'image-ref' \(1\.2\.3\)/
+    ],
+    [{ image: 'ghcr.io/octo/api', 'image-ref': `ghcr.io/octo/web@${DIGEST}` }, /name different repositories/],
     [{ image: 'ghcr.io/octo/web', 'from-paths': 'dev' }, /'paths' is required with 'from-paths'/],
     [{ 'image-ref': `ghcr.io/octo/web@${DIGEST}`, paths: 'prod' }, /'paths' is given without 'from-paths'/],
     [{ 'from-paths': 'dev', paths: 'prod' }, /'image' is required with 'from-paths'/],

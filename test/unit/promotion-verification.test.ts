@@ -41,6 +41,7 @@ function request(statuses: Record<string, CommitStatus[]>, extra: Partial<Upstre
     image: 'ghcr.io/octo/web',
     aliases: [],
     digest: DIGEST,
+    pinned: DIGEST,
     required: ['kustomization/apps-dev/*'],
     minSoakMs: 0,
     now: NOW,
@@ -108,6 +109,65 @@ describe('upstream verification', () => {
       { required: ['kustomization/apps-dev/*', 'continuous-delivery/web-dev'] }
     )
     expect((await verifyUpstream(req)).verified).toBe(false)
+  })
+
+  it('refuses a digest from-paths do not pin now, whatever succeeded on base', async () => {
+    const other = `sha256:${'e'.repeat(64)}`
+    const green = { c3: [status('kustomization/apps-dev/0c9c2e41', 'success')] }
+    // image-ref names a digest dev never ran: the pinning commit of another digest must not vouch for it.
+    const never = request(green, { digest: other, pinned: DIGEST })
+    const result = await verifyUpstream(never.req)
+    expect(result).toMatchObject({ verified: false, statuses: [] })
+    expect(result.reason).toBe(
+      `apps/web/overlays/dev on main pin ${DIGEST}, not this digest: the upstream environment does not run it, so ` +
+        'its statuses say nothing about it'
+    )
+    expect(never.asked).toEqual([])
+    // Dev ran it once (c2 has its trailer), but pins nothing now.
+    const gone = request(green, { pinned: undefined })
+    expect((await verifyUpstream(gone.req)).reason).toMatch(/pin no digest of the image, not this digest/)
+  })
+
+  it('counts only commits while the digest was pinned: from its pinning commit to the next change, and since the last', async () => {
+    const other = `sha256:${'e'.repeat(64)}`
+    // c6 docs, c5 pins the digest again by hand, c4 pins another digest, c3 docs, c2 pins the digest, c1 older.
+    const history = [
+      commit('c6', 'Docs\n'),
+      commit('c5', 'Back to the release by hand\n'),
+      commit('c4', `Pin web\n\nImage: ghcr.io/octo/web@${other}\n`),
+      commit('c3', 'Docs\n'),
+      commit('c2', `Pin web\n\nImage: ghcr.io/octo/web@${DIGEST}\n`),
+      commit('c1', 'Older pin\n')
+    ]
+    const touching = new Set(['c5', 'c4', 'c2', 'c1'].map(sha => sha.padEnd(40, '0')))
+    const run = async (statuses: Record<string, CommitStatus[]>) => {
+      const asked: string[] = []
+      const result = await verifyUpstream({
+        ...request({}).req,
+        api: {
+          listCommits: async (_repo, _ref, options) =>
+            options?.path ? history.filter(c => touching.has(c.sha)) : history,
+          statuses: async (_repo, sha) => {
+            asked.push(sha.slice(0, 2))
+            return statuses[sha.slice(0, 2)] ?? []
+          }
+        }
+      })
+      return { result, asked }
+    }
+    // c4 ran the other digest: its success says nothing about this one.
+    const during = await run({ c4: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
+    expect(during.result.verified).toBe(false)
+    expect(during.asked).toEqual(['c6', 'c5', 'c3', 'c2'])
+    // A success while it was pinned, before or after the other digest, counts.
+    for (const sha of ['c3', 'c5']) {
+      const pinned = await run({ [sha]: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
+      expect(pinned.result).toMatchObject({
+        verified: true,
+        commit: sha.padEnd(40, '0'),
+        pinnedBy: 'c2'.padEnd(40, '0')
+      })
+    }
   })
 
   it('is verified without asking when nothing is required', async () => {

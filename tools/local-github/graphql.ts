@@ -873,6 +873,21 @@ class MutationRoot {
     }
   }
 
+  convertPullRequestToDraft(
+    args: { input: { pullRequestId: string; clientMutationId?: string } },
+    context: Context
+  ) {
+    const { repo, pull } = this.pullFor(args.input.pullRequestId, context)
+    if (pull.state !== 'open')
+      throw new ApiError(422, 'Pull request is not in an open state', undefined, 'UNPROCESSABLE')
+    pull.draft = true
+    pull.updatedAt = now()
+    return {
+      clientMutationId: args.input.clientMutationId ?? null,
+      pullRequest: new PullRequestModel(context.hub, repo, pull)
+    }
+  }
+
   disablePullRequestAutoMerge(
     args: { input: { pullRequestId: string; clientMutationId?: string } },
     context: Context

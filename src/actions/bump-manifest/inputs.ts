@@ -176,27 +176,7 @@ function readImage(read: InputReader<InputName>): {
       "inputs 'digest' and 'image-ref' both set: give one (image-ref carries the digest)"
     )
   }
-  if (refInput) {
-    const ref = parseImageRef(refInput)
-    if (!ref.digest) {
-      throw new ConfigurationError(
-        `input 'image-ref' must carry a digest (name[:tag]@sha256:…), got '${refInput}'`
-      )
-    }
-    const image = imageInput || ref.name
-    const imageRef = parseImageRef(image)
-    if (!sameRepository(imageRef, ref)) {
-      throw new ConfigurationError(
-        `input 'image' (${image}) and 'image-ref' (${refInput}) name different repositories`
-      )
-    }
-    if (tagInput && ref.tag && tagInput !== ref.tag) {
-      throw new ConfigurationError(
-        `input 'tag' (${tagInput}) differs from the tag in 'image-ref' (${ref.tag})`
-      )
-    }
-    return { image, imageRef, digest: ref.digest, tag: tagInput ?? ref.tag }
-  }
+  if (refInput) return readImageRef(refInput, imageInput, tagInput)
   if (!imageInput)
     throw new ConfigurationError("input 'image' is required (or give 'image-ref' as name[:tag]@sha256:…)")
   if (!digestInput)
@@ -213,6 +193,31 @@ function readImage(read: InputReader<InputName>): {
     digest: parseDigest(digestInput, `digest ${digestInput}`),
     tag: tagInput
   }
+}
+
+/** `image-ref` (name[:tag]@digest), checked against the `image` and `tag` inputs when they are given too. */
+export function readImageRef(
+  refInput: string,
+  imageInput: string,
+  tagInput: string | undefined
+): { image: string; imageRef: ImageRef; digest: string; tag?: string } {
+  const ref = parseImageRef(refInput)
+  if (!ref.digest) {
+    throw new ConfigurationError(
+      `input 'image-ref' must carry a digest (name[:tag]@sha256:…), got '${refInput}'`
+    )
+  }
+  const image = imageInput || ref.name
+  const imageRef = parseImageRef(image)
+  if (!sameRepository(imageRef, ref)) {
+    throw new ConfigurationError(
+      `input 'image' (${image}) and 'image-ref' (${refInput}) name different repositories`
+    )
+  }
+  if (tagInput && ref.tag && tagInput !== ref.tag) {
+    throw new ConfigurationError(`input 'tag' (${tagInput}) differs from the tag in 'image-ref' (${ref.tag})`)
+  }
+  return { image, imageRef, digest: ref.digest, tag: tagInput ?? ref.tag }
 }
 
 /**

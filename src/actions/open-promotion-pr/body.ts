@@ -105,10 +105,10 @@ function verdictSection(state: PromotionState): string {
   const verdict = state.verdict
   const counts = Object.entries(verdict.counts)
     .filter(([, count]) => count > 0)
-    .map(([severity, count]) => `${count} ${text(severity)}`)
+    .map(([severity, count]) => `${text(String(count))} ${text(severity)}`)
     .join(', ')
   return (
-    `${title}\n\n**${verdict.decision === 'pass' ? 'pass' : 'FAIL'}**: ${verdict.blocking} blocking` +
+    `${title}\n\n**${verdict.decision === 'pass' ? 'pass' : 'FAIL'}**: ${text(String(verdict.blocking))} blocking` +
     `${counts ? ` (findings: ${counts})` : ''}, policy ${code(verdict.policyDigest)}, decided ${text(verdict.time)} ` +
     `(verdict ${code(verdict.ref)}).`
   )

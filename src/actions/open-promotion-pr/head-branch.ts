@@ -25,6 +25,14 @@ export async function planHead(
   if (!head || !kept) return {}
   if ((await context.api.mergeable(context.repo, kept.number)) !== false) return {}
   const comparison = await context.api.compare(context.repo, context.base, head)
+  if (comparison.totalCommits > comparison.commits.length) {
+    throw new ConfigurationError(
+      `branch '${inputs.headBranch}' conflicts with '${context.base}' and holds ${comparison.totalCommits} commits, ` +
+        `more than the ${comparison.commits.length} GitHub lists, so this action cannot tell that every one is ` +
+        `its own and will not rebuild the branch: resolve the conflict on #${kept.number} (merge ${context.base} ` +
+        'into it), or delete the branch if nothing on it is needed, then re-run'
+    )
+  }
   const foreign = comparison.commits.find(commit => !OUR_TRAILER.test(commit.message))
   if (foreign) {
     throw new ConfigurationError(
@@ -37,13 +45,19 @@ export async function planHead(
   return { rebuildFrom: head }
 }
 
-/** Pins `paths` to the digest on the head branch through bump-manifest's commit path; returns the files changed. */
+/** What landed on the head branch: the files of the promotion, and the commit pushed (none when it was there already). */
+export interface Pushed {
+  files: string[]
+  sha?: string
+}
+
+/** Pins `paths` to the digest on the head branch through bump-manifest's commit path. */
 export async function pinOnHead(
   context: Context,
   git: GitCommandManager,
   commitApi: GitHubApi,
   target: { digest: string; tag?: string }
-): Promise<string[]> {
+): Promise<Pushed> {
   const { inputs, deps } = context
   const edit = editPaths(context, git, target)
   const published = await publish({
@@ -56,12 +70,12 @@ export async function pinOnHead(
     headBranch: inputs.headBranch,
     message: promotionMessage(context, target),
     author: inputs.author,
-    maxAttempts: 8,
+    // No count of attempts: publish's max-wait bounds the retries, as for bump-manifest (issue 15).
     apply: edit.apply,
     sleep: deps.sleep,
     log: line => core.info(line)
   })
-  return edit.files(published.files)
+  return { files: edit.files(published.files), sha: published.commitSha }
 }
 
 /**
@@ -73,7 +87,7 @@ export async function rebuildHead(
   git: GitCommandManager,
   target: { digest: string; tag?: string },
   expected: string
-): Promise<string[]> {
+): Promise<Pushed> {
   const { inputs } = context
   core.info(
     `${inputs.headBranch} conflicts with ${context.base} and holds only our commits: rebuilding it from ${context.base}`
@@ -84,7 +98,7 @@ export async function rebuildHead(
   if (changed.length === 0) {
     throw new ExternalError(`${context.base} changed while rebuilding ${inputs.headBranch}: re-run`)
   }
-  await git.commit(promotionMessage(context, target), inputs.author, changed)
+  const sha = await git.commit(promotionMessage(context, target), inputs.author, changed)
   const pushed = await git.tryPushWithLease(inputs.headBranch, expected)
   if (pushed === 'protected') {
     throw new ConfigurationError(`branch '${inputs.headBranch}' is protected: name a head-branch of its own`)
@@ -94,7 +108,7 @@ export async function rebuildHead(
       `${inputs.headBranch} moved while it was being rebuilt (someone pushed to it): nothing was overwritten; re-run`
     )
   }
-  return edit.files(changed)
+  return { files: edit.files(changed), sha }
 }
 
 function promotionMessage(context: Context, target: { digest: string; tag?: string }): string {

@@ -1,6 +1,6 @@
-import { COMMIT_VIA, parseAuthor } from '../bump-manifest/inputs.js'
+import { COMMIT_VIA, parseAuthor, readImageRef } from '../bump-manifest/inputs.js'
 import { ConfigurationError } from '../../lib/errors.js'
-import { parseImageRef, sameRepository, type ImageRef } from '../../lib/image-ref.js'
+import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Identity } from '../../lib/git/index.js'
 
@@ -240,22 +240,7 @@ function readImage(
   if (tagInput && !/^[\w][\w.-]{0,127}$/.test(tagInput)) {
     throw new ConfigurationError(`input 'tag': '${tagInput}' is not a valid tag`)
   }
-  if (refInput) {
-    const ref = parseImageRef(refInput)
-    if (!ref.digest) {
-      throw new ConfigurationError(
-        `input 'image-ref' must carry a digest (name[:tag]@sha256:…), got '${refInput}'`
-      )
-    }
-    const image = imageInput || ref.name
-    const imageRef = parseImageRef(image)
-    if (!sameRepository(imageRef, ref)) {
-      throw new ConfigurationError(
-        `input 'image' (${image}) and 'image-ref' (${refInput}) name different repositories`
-      )
-    }
-    return { image, imageRef, digest: ref.digest, tag: tagInput ?? ref.tag }
-  }
+  if (refInput) return readImageRef(refInput, imageInput, tagInput)
   if (!promoting) {
     throw new ConfigurationError(
       "input 'image-ref' is required to open a pull request for a branch (name[:tag]@sha256:…, e.g. " +

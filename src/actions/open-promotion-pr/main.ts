@@ -22,7 +22,7 @@ import type { SourceCommits } from './body.js'
 import { readVerdict, readVersion, type ImageRegistry } from './image-facts.js'
 import { planHead, pinOnHead, rebuildHead } from './head-branch.js'
 import type { Context, Result } from './promotion.js'
-import { closeDuplicates, closeUnneeded, propose, unchanged } from './pull-request.js'
+import { closeDuplicates, closeUnneeded, holdAsDraft, propose, unchanged } from './pull-request.js'
 import { sourceCommits } from './source-commits.js'
 import { readInputs, type OutputName, type PromotionInputs } from './inputs.js'
 import { code, link, text } from './markdown.js'
@@ -214,29 +214,31 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       image: inputs.image,
       aliases: inputs.aliases,
       digest,
+      pinned: pinned?.digest,
       required: inputs.requireStatus,
       minSoakMs: inputs.minSoakMs,
       now: deps.now()
     })
+    const unverified =
+      `${inputs.image}@${digest} is not verified upstream (${fromEnvironment}): ${verification.reason ?? ''}` +
+      (verification.commit ? ` (looked at ${verification.commit}, pinned by ${verification.pinnedBy})` : '')
+    const skipped = (): Result => ({
+      operation: 'skipped',
+      pull: kept ? { number: kept.number, url: kept.url } : undefined,
+      headSha: kept?.headSha ?? '',
+      verified: false,
+      from: running?.digest,
+      to: digest,
+      files: [],
+      autoMerge: false
+    })
     if (!verification.verified) {
-      const what =
-        `${inputs.image}@${digest} is not verified upstream (${fromEnvironment}): ${verification.reason ?? ''}` +
-        (verification.commit ? ` (looked at ${verification.commit}, pinned by ${verification.pinnedBy})` : '')
       if (inputs.whenUnverified === 'fail') {
-        throw new ExternalError(`${what}; when-unverified is fail`)
+        throw new ExternalError(`${unverified}; when-unverified is fail`)
       }
       if (inputs.whenUnverified === 'skip') {
-        core.notice(`${what}: no pull request opened (when-unverified: skip)`)
-        return {
-          operation: 'skipped',
-          pull: kept ? { number: kept.number, url: kept.url } : undefined,
-          headSha: kept?.headSha ?? '',
-          verified: false,
-          from: running?.digest,
-          to: digest,
-          files: [],
-          autoMerge: false
-        }
+        core.notice(`${unverified}: no pull request opened (when-unverified: skip)`)
+        return skipped()
       }
       if (kept && previous?.to.digest === digest && !previous.verification.verified) {
         const closed = await closeDuplicates(context, kept, pulls.slice(1))
@@ -260,16 +262,30 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
     const verdict = await checkVerdict(context, registry, digest)
 
     const plan = await planHead(context, git, kept)
-    const files = plan.rebuildFrom
+    let open = pulls
+    // An unverified digest never lands on a pull request that could be merged (by a person or by auto-merge).
+    if (!verification.verified && kept && !kept.draft) {
+      const held = await holdAsDraft(context, kept)
+      if (!held.ok) {
+        core.notice(
+          `${unverified}: not pushed, because #${kept.number} is ready for review and could not be made a draft ` +
+            `(${held.message}); convert it to a draft (and disable its auto-merge) or close it, then re-run`
+        )
+        return skipped()
+      }
+      open = [{ ...kept, draft: true, autoMerge: false }, ...pulls.slice(1)]
+    }
+    const pushed = plan.rebuildFrom
       ? await rebuildHead(context, git, { digest, tag }, plan.rebuildFrom)
       : await pinOnHead(context, git, commitApi, { digest, tag })
-    const state = newState(context, { from, to, files, verification, verdict, fromEnvironment })
+    const state = newState(context, { from, to, files: pushed.files, verification, verdict, fromEnvironment })
     const source = await sourceCommits(context, from, to)
     return await propose(context, {
-      pulls,
+      pulls: open,
       state,
       source,
-      draft: inputs.draft || !verification.verified
+      draft: inputs.draft || !verification.verified,
+      headSha: pushed.sha
     })
   } finally {
     await fs.rm(tempDir, { recursive: true, force: true })

@@ -1,7 +1,7 @@
 // The pull request: opened, updated, decorated, closed; duplicates closed keeping the oldest.
 import * as core from '@actions/core'
 import { ConfigurationError, ExternalError } from '../../lib/errors.js'
-import type { PullRequest } from '../../lib/github/index.js'
+import type { PullRequest, Refusable } from '../../lib/github/index.js'
 import { shortDigest } from '../../lib/image-ref.js'
 import { reference, renderBody, type SourceCommits } from './body.js'
 import type { PromotionInputs } from './inputs.js'
@@ -49,8 +49,12 @@ export async function closeUnneeded(context: Context, pulls: PullRequest[], dige
   const comparison = await api
     .compare(repo, context.base, `${repo.owner}:${inputs.headBranch}`)
     .catch(() => undefined)
-  // Only a branch every commit of which is ours is deleted; someone else's commit keeps it.
-  if (comparison && comparison.commits.every(commit => OUR_TRAILER.test(commit.message))) {
+  // Only a branch every commit of which is ours is deleted; someone else's commit (or one not listed) keeps it.
+  if (
+    comparison &&
+    comparison.totalCommits === comparison.commits.length &&
+    comparison.commits.every(commit => OUR_TRAILER.test(commit.message))
+  ) {
     await api.deleteBranch(repo, inputs.headBranch)
   }
   const kept = pulls[0] as PullRequest
@@ -96,7 +100,14 @@ function renderTitle(inputs: PromotionInputs, state: PromotionState): string {
 /** Creates the pull request, or updates the one there is; labels, reviewers and auto-merge on creation. */
 export async function propose(
   context: Context,
-  plan: { pulls: PullRequest[]; state: PromotionState; source: SourceCommits; draft: boolean }
+  plan: {
+    pulls: PullRequest[]
+    state: PromotionState
+    source: SourceCommits
+    draft: boolean
+    /** The commit this run pushed to the head branch, if it pushed one. */
+    headSha?: string
+  }
 ): Promise<Result> {
   const { inputs, api, repo } = context
   const title = renderTitle(inputs, plan.state)
@@ -108,7 +119,7 @@ export async function propose(
   const result = (operation: Operation, pull: PullRequest, autoMerge = false): Result => ({
     operation,
     pull: { number: pull.number, url: pull.url },
-    headSha: pull.headSha,
+    headSha: plan.headSha ?? pull.headSha,
     verified: plan.state.verification.verified,
     from: plan.state.from?.digest,
     to: plan.state.to.digest,
@@ -166,13 +177,28 @@ export async function propose(
   }
 
   const before = readStateBlock(kept.body)
-  await api.updatePull(repo, kept.number, { title, body })
-  // A draft that waited for the upstream verification is ready once it passed (a draft asked for stays one).
+  // A draft that waited for the upstream verification is ready once it passed (a draft asked for stays one). Ready
+  // first: a body saying "verified" saved before a failed markReady would make the next run see nothing to do.
   const nowReady = kept.draft && !plan.draft && before?.verification.verified === false
   if (nowReady) await api.markReady(kept)
+  await api.updatePull(repo, kept.number, { title, body })
   await api.comment(repo, kept.number, updateComment(before, plan.state))
   await closeDuplicates(context, kept, plan.pulls.slice(1))
   return result('updated', kept)
+}
+
+/** Makes a pull request ready for review a draft, with auto-merge off, before an unverified digest lands on it. */
+export async function holdAsDraft(context: Context, pull: PullRequest): Promise<Refusable> {
+  const drafted = await context.api.convertToDraft(pull)
+  if (!drafted.ok) return drafted
+  if (pull.autoMerge) {
+    const disabled = await context.api.disableAutoMerge(pull)
+    if (!disabled.ok) return disabled
+  }
+  core.info(
+    `#${pull.number} is a draft again${pull.autoMerge ? ', auto-merge off,' : ''} until the new digest is verified upstream`
+  )
+  return { ok: true }
 }
 
 function updateComment(before: PromotionState | undefined, after: PromotionState): string {

@@ -85,22 +85,73 @@ export function readStateBlock(body: string): PromotionState | undefined {
   return isState(value) ? value : undefined
 }
 
-function isState(value: unknown): value is PromotionState {
-  if (typeof value !== 'object' || value === null) return false
-  const state = value as Record<string, unknown>
-  const to = state.to as Record<string, unknown> | undefined
-  const verification = state.verification as Record<string, unknown> | undefined
-  return (
-    state.v === STATE_VERSION &&
-    typeof state.environment === 'string' &&
-    typeof state.image === 'string' &&
-    typeof to === 'object' &&
-    to !== null &&
-    typeof to.digest === 'string' &&
-    /^sha(256|512):[0-9a-f]+$/.test(to.digest) &&
-    Array.isArray(state.files) &&
-    typeof verification === 'object' &&
-    verification !== null &&
-    typeof verification.verified === 'boolean'
-  )
-}
+// The body is editable by anyone who can edit the pull request: every field is checked for its type before use.
+type Check = (value: unknown) => boolean
+
+const isString: Check = value => typeof value === 'string'
+const isNumber: Check = value => typeof value === 'number' && Number.isFinite(value)
+const isDigest: Check = value =>
+  typeof value === 'string' && /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/.test(value)
+const optional =
+  (check: Check): Check =>
+  value =>
+    value === undefined || check(value)
+const arrayOf =
+  (check: Check): Check =>
+  value =>
+    Array.isArray(value) && value.every(check)
+const oneOf =
+  (...allowed: unknown[]): Check =>
+  value =>
+    allowed.includes(value)
+const shape =
+  (fields: Record<string, Check>): Check =>
+  value =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.entries(fields).every(([name, check]) => check((value as Record<string, unknown>)[name]))
+
+const isImageVersion = shape({
+  digest: isDigest,
+  tag: optional(isString),
+  source: optional(isString),
+  revision: optional(isString)
+})
+
+const isVerdict = shape({
+  decision: oneOf('pass', 'fail'),
+  blocking: isNumber,
+  counts: value =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every(isNumber),
+  policyDigest: isString,
+  time: isString,
+  ref: isString
+})
+
+const isState = shape({
+  v: oneOf(STATE_VERSION),
+  environment: isString,
+  fromEnvironment: optional(isString),
+  image: isString,
+  from: optional(isImageVersion),
+  to: isImageVersion,
+  files: arrayOf(isString),
+  verification: shape({
+    required: arrayOf(isString),
+    verified: oneOf(true, false),
+    commit: optional(isString),
+    pinnedBy: optional(isString),
+    statuses: arrayOf(
+      shape({ context: isString, state: isString, at: isString, kind: oneOf('status', 'check-run') })
+    ),
+    minSoakMs: isNumber,
+    reason: optional(isString)
+  }),
+  verdict: value => value === undefined || value === null || isVerdict(value),
+  proposedBy: optional(isString),
+  proposedAt: isString
+}) as (value: unknown) => value is PromotionState

@@ -13,6 +13,8 @@ export interface UpstreamRequest {
   image: string
   aliases: string[]
   digest: string
+  /** What `from-paths` pin on base now (undefined: nothing); the upstream runs this digest, no other. */
+  pinned: string | undefined
   required: string[]
   minSoakMs: number
   now: Date
@@ -37,8 +39,8 @@ export function hasImageTrailer(message: string, names: string[], digest: string
 
 /**
  * Whether the upstream environment verified the digest: `required` contexts (globs) all `success`, long enough ago,
- * on the commit of `base` that pinned the digest in `from-paths` or a later commit (base pins it still, so every
- * later commit is one "while it was still pinned"). A controller posts on the revision it synced, often a later one.
+ * on a commit of `base` while `from-paths` pinned the digest — the commit that pinned it or a later one (a controller
+ * posts on the revision it synced, often a later one). A digest base does not pin there now was not run upstream.
  */
 export async function verifyUpstream(request: UpstreamRequest): Promise<VerificationState> {
   const base: VerificationState = {
@@ -48,6 +50,15 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
     minSoakMs: request.minSoakMs
   }
   if (request.required.length === 0) return { ...base, verified: true }
+  if (request.pinned !== request.digest) {
+    return {
+      ...base,
+      reason:
+        `${request.fromPaths.join(', ')} on ${request.base} ` +
+        `${request.pinned ? `pin ${request.pinned}` : 'pin no digest of the image'}, not this digest: ` +
+        'the upstream environment does not run it, so its statuses say nothing about it'
+    }
+  }
 
   const names = [request.image, ...request.aliases]
   const touching = new Map<string, CommitSummary>()
@@ -60,18 +71,25 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
     }
   }
   const history = await request.api.listCommits(request.repo, request.base, { max: 100 })
-  // The pinning commit: the newest with our trailer for this digest, else the newest that touched from-paths.
-  const pinning =
-    history.find(
-      commit => touching.has(commit.sha) && hasImageTrailer(commit.message, names, request.digest)
-    ) ?? history.find(commit => touching.has(commit.sha))
-  if (!pinning) {
+  const touched = (index: number) => touching.has((history[index] as CommitSummary).sha)
+  // from-paths are as base has them now from their newest change on: that commit and all later ones pin the digest.
+  const newest = history.findIndex((_commit, index) => touched(index))
+  if (newest < 0) {
     return {
       ...base,
       reason: `no commit among the last ${history.length} of ${request.base} touched ${request.fromPaths.join(', ')}`
     }
   }
-  const candidates = history.slice(0, history.indexOf(pinning) + 1).slice(0, MAX_COMMITS_CHECKED)
+  // The commit our trailer says pinned the digest, up to the next change of from-paths (which may pin another).
+  const trailer = history.findIndex(
+    (commit, index) => touched(index) && hasImageTrailer(commit.message, names, request.digest)
+  )
+  let changed = trailer
+  while (changed > 0 && !touched(changed - 1)) changed--
+  const pinning = history[trailer < 0 ? newest : trailer] as CommitSummary
+  const candidates = history
+    .filter((_commit, index) => index <= newest || (trailer >= 0 && index >= changed && index <= trailer))
+    .slice(0, MAX_COMMITS_CHECKED)
   let last: VerificationState = { ...base, pinnedBy: pinning.sha }
   for (const commit of candidates) {
     const seen = await request.api.statuses(request.repo, commit.sha)

@@ -11,6 +11,8 @@ export interface PullRequest {
   body: string
   headSha: string
   draft: boolean
+  /** Whether auto-merge is enabled on it. */
+  autoMerge: boolean
   createdAt: string
 }
 
@@ -74,6 +76,9 @@ export interface PullRequestApi {
   enableAutoMerge(pull: PullRequest, method: 'merge' | 'squash' | 'rebase'): Promise<Refusable>
   /** Turns a draft into a pull request ready for review. */
   markReady(pull: PullRequest): Promise<void>
+  /** Turns a pull request ready for review back into a draft. */
+  convertToDraft(pull: PullRequest): Promise<Refusable>
+  disableAutoMerge(pull: PullRequest): Promise<Refusable>
   /** Deletes a branch; false when it was already gone. */
   deleteBranch(repo: RepoName, branch: string): Promise<boolean>
   /** Commits of `base...head` (`head` may be `owner:branch` or a sha). */
@@ -84,7 +89,7 @@ export interface PullRequestApi {
     ref: string,
     options?: { path?: string; max?: number }
   ): Promise<CommitSummary[]>
-  /** Commit statuses (latest per context) and check runs (latest per name) of a commit. */
+  /** Commit statuses (latest per context) and check runs (latest per name) of a commit, every page of them. */
   statuses(repo: RepoName, sha: string): Promise<CommitStatus[]>
 }
 
@@ -133,6 +138,7 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
     body: string | null
     head: { sha: string }
     draft?: boolean
+    auto_merge?: unknown
     created_at: string
   }): PullRequest => ({
     number: data.number,
@@ -142,6 +148,7 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
     body: data.body ?? '',
     headSha: data.head.sha,
     draft: data.draft ?? false,
+    autoMerge: data.auto_merge != null,
     createdAt: data.created_at
   })
   const commitOf = (data: {
@@ -156,6 +163,22 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
     author: data.author?.login ?? data.commit.author?.name ?? '',
     url: data.html_url
   })
+
+  /** A mutation on one pull request; GitHub's refusal (an answer with errors) is returned, not thrown. */
+  const refusable = async (what: string, pull: PullRequest, mutation: string): Promise<Refusable> => {
+    const octokit = await client()
+    try {
+      await octokit.graphql(
+        `mutation ($id: ID!) { ${mutation}(input: { pullRequestId: $id }) { pullRequest { number } } }`,
+        { id: pull.nodeId }
+      )
+      return { ok: true }
+    } catch (error) {
+      if (Array.isArray((error as { errors?: unknown }).errors))
+        return { ok: false, message: describe(error) }
+      return fail(what, error)
+    }
+  }
 
   return {
     defaultBranch: repo =>
@@ -278,6 +301,12 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
         )
       }),
 
+    convertToDraft: pull =>
+      refusable(`converting #${pull.number} to a draft`, pull, 'convertPullRequestToDraft'),
+
+    disableAutoMerge: pull =>
+      refusable(`disabling auto-merge on #${pull.number}`, pull, 'disablePullRequestAutoMerge'),
+
     async deleteBranch(repo, branch) {
       const octokit = await client()
       try {
@@ -312,17 +341,21 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
 
     statuses: (repo, sha) =>
       call(`reading the statuses of ${sha}`, async octokit => {
-        const [combined, checks] = await Promise.all([
-          octokit.rest.repos.getCombinedStatusForRef({ ...repo, ref: sha, per_page: 100 }),
-          octokit.rest.checks.listForRef({ ...repo, ref: sha, per_page: 100 })
+        const [all, runs] = await Promise.all([
+          octokit.paginate(octokit.rest.repos.listCommitStatusesForRef, { ...repo, ref: sha, per_page: 100 }),
+          octokit.paginate(octokit.rest.checks.listForRef, { ...repo, ref: sha, per_page: 100 })
         ])
-        const statuses: CommitStatus[] = combined.data.statuses.map(status => ({
-          context: status.context,
-          state: status.state,
-          at: status.created_at,
-          kind: 'status'
-        }))
-        for (const run of checks.data.check_runs) {
+        // Newest first: the first status of a context is its latest, as the combined status reports it.
+        const seen = new Set<string>()
+        const statuses: CommitStatus[] = all
+          .filter(status => !seen.has(status.context) && seen.add(status.context))
+          .map(status => ({
+            context: status.context,
+            state: status.state,
+            at: status.created_at,
+            kind: 'status'
+          }))
+        for (const run of runs) {
           statuses.push({
             context: run.name,
             state: run.status === 'completed' ? (run.conclusion ?? 'pending') : 'pending',
