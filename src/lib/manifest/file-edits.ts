@@ -1,7 +1,14 @@
 import { isMap, isScalar, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml'
 import type { PinTarget } from './pin-target.js'
 import { detectEol, encodeScalar, lineEnd, lineStart, nextLineStart, type Splice } from './source-text.js'
-import type { ChangeKind, FileError, NotManaged, NotManagedReason, Previous, Reference } from './request-and-changes.js'
+import type {
+  ChangeKind,
+  FileError,
+  NotManaged,
+  NotManagedReason,
+  Previous,
+  Reference
+} from './request-and-changes.js'
 import {
   aliasOffsets,
   isBlockScalar,

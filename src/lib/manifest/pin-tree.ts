@@ -8,7 +8,13 @@ import { globDepth, globToRegExp, hasGlob, staticPrefix } from './glob.js'
 import { analyseText, pinText } from './pin-text.js'
 import { EditSession } from './file-edits.js'
 import { preparePin, type PinTarget } from './pin-target.js'
-import type { ImagesEntryToAdd, PinTextResult, PinTreeOptions, PinTreeResult, Previous } from './request-and-changes.js'
+import type {
+  ImagesEntryToAdd,
+  PinTextResult,
+  PinTreeOptions,
+  PinTreeResult,
+  Previous
+} from './request-and-changes.js'
 import { Walk, isUnder, relative } from './walk.js'
 import { readOne, WalkWorker, type Mention, type ReadTally } from './workers.js'
 import { isParseFailure, parseYamlFile, stringValue, dig } from './yaml-tree.js'
