@@ -37,9 +37,17 @@ export function code(text: string): string {
   return `${fence}${pad}${value}${pad}${fence}`
 }
 
+/**
+ * `escapeMarkdown`, and `@name` kept from notifying anyone (a word joiner after the `@`): for pull request bodies and
+ * comments, where GitHub turns mentions into notifications after Markdown is parsed.
+ */
+export function escapeMarkdownNoMentions(value: string): string {
+  return escapeMarkdown(value).replace(/@/g, '@\u2060')
+}
+
 /** A link when `url` is http(s), else the label alone: no `javascript:`, `data:` or relative link from a report. */
-export function link(label: string, url: string | undefined): string {
-  const text = escapeMarkdown(label)
+export function link(label: string, url: string | undefined, escapeLabel = escapeMarkdown): string {
+  const text = escapeLabel(label)
   if (!url || !/^https?:\/\//i.test(url)) return text
   let href: string
   try {

@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../../src/lib/summary.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
@@ -323,7 +324,7 @@ describe('open for a branch (mode 1)', () => {
     expect(body).toContain(
       '**pass**: 0 blocking (findings: 2 high), policy `sha256:' +
         '0'.repeat(64) +
-        '`, decided 2026-12-02T00\\:00\\:00Z'
+        '`, decided 2026\\-12\\-02T00\\:00\\:00Z'
     )
     expect(readStateBlock(body)?.verdict).toMatchObject({ decision: 'pass', time: '2026-12-02T00:00:00Z' })
   })
@@ -405,8 +406,8 @@ describe('promote environment to environment (mode 2)', () => {
       statuses: [{ context: 'kustomization/apps-dev/0c9c2e41', state: 'success', kind: 'status' }]
     })
     // The source commits between the two images, from their labels and the compare API.
-    expect(pull.body).toContain('1 commit(s) in [octo/app]')
-    expect(pull.body).toContain('Release 1.2.0')
+    expect(pull.body).toContain('1 commit(s) in [octo\\/app]')
+    expect(pull.body).toContain('Release 1\\.2\\.0')
     expect(pull.body).toContain(`revert this pull request's merge commit, which pins \`1.1.0@`)
   })
 
@@ -833,7 +834,7 @@ describe('promote environment to environment (mode 2)', () => {
     expect(hidden.outputs.operation).toBe('created')
     const body = gh.pulls(repo)[0]!.body!
     expect(body).toContain(
-      'The source repository octo/app is not readable with the token given (source-token)'
+      'The source repository octo\\/app is not readable with the token given \\(source\\-token\\)'
     )
     expect(body).toContain('Promote `' + IMAGE + '` to staging')
     expect(readStateBlock(body)?.fromEnvironment).toBe('dev')
@@ -857,7 +858,7 @@ describe('promote environment to environment (mode 2)', () => {
     await pinDev(gh, elsewhere.repo, IMAGE, gitlab)
     await promote(elsewhere.repo, elsewhere.token, promoteInputs())
     expect(gh.pulls(elsewhere.repo)[0]!.body).toContain(
-      `The source https\\://gitlab.com/octo/app is not a repository on ${gh.serverUrl.replace(/:/g, '\\:')}; its commits are not listed.`
+      `The source ${escapeMarkdown('https://gitlab.com/octo/app')} is not a repository on ${escapeMarkdown(gh.serverUrl)}\\; its commits are not listed\\.`
     )
   })
 
@@ -883,7 +884,7 @@ describe('promote environment to environment (mode 2)', () => {
     const body = gh.pulls(repo)[0]!.body!
     expect(body.length).toBeLessThanOrEqual(65_536)
     // Releases 1.2.0 and 1.3.0, then the 1,000.
-    expect(body).toContain('1002 commit(s) in [octo/app]')
+    expect(body).toContain('1002 commit(s) in [octo\\/app]')
     expect(body).toMatch(/and \d+ more not listed here/)
     expect(readStateBlock(body)?.to.digest).toBe(image.digest)
   })

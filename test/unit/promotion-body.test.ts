@@ -63,17 +63,17 @@ describe('the promotion body', () => {
         '| Environment | Image | From | To | Files |\n| --- | --- | --- | --- | --- |\n' +
           '| staging (from dev) | `ghcr.io/octo/web` | `1.1.0@111111111111` | `1.2.0@222222222222` | `apps/web/overlays/staging/kustomization.yaml` |',
         '#### Source commits',
-        '2 commit(s) in [octo/app](https://github.com/octo/app/compare/a...b), newest first:',
+        '2 commit(s) in [octo\\/app](https://github.com/octo/app/compare/a...b), newest first:',
         `- [1000000](https://github.com/octo/app/commit/1${'0'.repeat(39)}) Fix 1 (dev)\n` +
           `- [0000000](https://github.com/octo/app/commit/${'0'.repeat(40)}) Fix 0 (dev)`,
         '#### Scan verdict',
         `> [!WARNING]\n> No scan-gate verdict is attached to \`${D2}\`: nothing says it was scanned.`,
         '#### Upstream verification',
         'Verified in dev: `kustomization/apps-dev/*` succeeded, green for at least 2h on `cccccccccccc` (the digest was pinned by `pppppppppppp`).',
-        '- `kustomization/apps-dev/0c9c2e41` (status): success at 2026-12-01T10\\:00\\:00Z',
+        '- `kustomization/apps-dev/0c9c2e41` (status): success at 2026\\-12\\-01T10\\:00\\:00Z',
         '#### Rollback',
         `Until this is merged, staging runs \`ghcr.io/octo/web@${D1}\`. To roll back after merging, revert this pull request's merge commit, which pins \`1.1.0@111111111111\` again.`,
-        'Proposed by [this workflow run](https://github.com/octo/gitops/actions/runs/1) at 2026-12-01T12\\:00\\:00Z.',
+        'Proposed by [this workflow run](https://github.com/octo/gitops/actions/runs/1) at 2026\\-12\\-01T12\\:00\\:00Z.',
         'Bye',
         renderStateBlock(state())
       ].join('\n\n') + '\n'
@@ -123,7 +123,7 @@ describe('the promotion body', () => {
 
   it('says plainly why the source commits are not listed, and warns of a missing verdict only once looked up', () => {
     const body = renderBody(state({ verdict: undefined }), { header: '', footer: '', source: none })
-    expect(body).toContain('#### Source commits\n\nNot known.\n')
+    expect(body).toContain('#### Source commits\n\nNot known\\.\n')
     expect(body).not.toContain('Scan verdict')
   })
 
@@ -183,11 +183,11 @@ describe('the promotion body', () => {
 describe('markdown escaping', () => {
   it.each([
     ['a*b_c', 'a\\*b\\_c'],
-    ['<b>', '\\<b\\>'],
-    ['[x](y)', '\\[x\\](y)'],
-    ['@octo', '@\u2060octo'],
+    ['<b>', '&lt;b&gt;'],
+    ['[x](y)', '\\[x\\]\\(y\\)'],
+    ['@octo', '\\@\u2060octo'],
     ['line\nbreak', 'line break'],
-    ['https://evil', 'https\\://evil']
+    ['https://evil', 'https\\:\\/\\/evil']
   ])('text(%j)', (input, expected) => expect(text(input)).toBe(expected))
 
   it('fences code longer than any backtick run inside, and escapes pipes for tables', () => {
@@ -198,7 +198,7 @@ describe('markdown escaping', () => {
 
   it('links only http(s) URLs', () => {
     expect(link('x', 'javascript:alert(1)')).toBe('x')
-    expect(link('x', 'https://github.com/a (b)')).toBe('x')
+    expect(link('x', 'https://github.com/a (b)')).toBe('[x](https://github.com/a%20%28b%29)')
     expect(link('x', 'https://github.com/a(b)')).toBe('[x](https://github.com/a%28b%29)')
   })
 })
