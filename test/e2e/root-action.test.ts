@@ -186,7 +186,8 @@ describe('the root action, run as the runner runs a composite', () => {
     expect((await gh.log('octo/gitops', 'main'))[0]?.sha).toBe(head)
     const pulls = gh.pulls('octo/gitops').filter(pull => pull.state === 'open')
     expect(pulls).toHaveLength(1)
-    expect(pulls[0]?.head).toBe('promote/dev/web')
+    // The branch open-promotion-pr would name by default for this image.
+    expect(pulls[0]?.head).toBe('promote/dev/octo-web')
     expect(result.outputs['pull-request-url']).toMatch(new RegExp(`/octo/gitops/pull/${pulls[0]?.number}$`))
     const pinned = await gh.readFile(
       'octo/gitops',
