@@ -191,7 +191,7 @@ describe('the root action, run as the runner runs a composite', () => {
     expect(result.outputs['pull-request-url']).toMatch(new RegExp(`/octo/gitops/pull/${pulls[0]?.number}$`))
     const pinned = await gh.readFile(
       'octo/gitops',
-      'promote/dev/web',
+      'promote/dev/octo-web',
       'apps/web/overlays/dev/kustomization.yaml'
     )
     expect(pinned).toContain(`digest: ${result.outputs.digest}`)
