@@ -15,7 +15,7 @@ import { BUILDAH_ENV, trustForContainers } from '../test/support/builders.js'
 import { runComposite, type CompositeResult } from '../test/support/composite-runner.js'
 import { startGitHub, type LocalGitHub } from '../tools/local-github/index.js'
 import { startRegistry } from '../test/support/registry.js'
-import { standinArchive, startArchiveServer, type ArchiveServer } from '../test/support/scanner/standin.js'
+import { mirroredStandinTrivy } from '../test/support/scanner/standin.js'
 
 const run = promisify(execFile)
 const keep = process.argv.includes('--keep')
@@ -178,16 +178,8 @@ async function chooseScanner(): Promise<Scanner> {
     return { inputs: {}, stop: async () => undefined }
   }
   say('scanner       REAL TRIVY CANNOT BE DOWNLOADED HERE: THE SCAN USES A SAMPLE REPORT OF THE BUILT DIGEST')
-  const mirror: ArchiveServer = await startArchiveServer()
-  const archive = await standinArchive('trivy', TRIVY.file)
-  mirror.serve(`/mirror/${TRIVY.file}`, archive.bytes)
-  return {
-    inputs: {
-      'scanner-url': `${mirror.url}/mirror`,
-      'scanner-version': `${TRIVY.version}@sha256:${archive.sha256}`
-    },
-    stop: () => mirror.stop()
-  }
+  const mirror = await mirroredStandinTrivy()
+  return { inputs: mirror.inputs, stop: () => mirror.server.stop() }
 }
 
 /** What the Flux notification-controller posts on the revision it applied. */

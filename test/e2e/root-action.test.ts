@@ -9,19 +9,13 @@ import { BUILDAH_ENV, trustForContainers } from '../support/builders.js'
 import { runComposite, type CompositeResult } from '../support/composite-runner.js'
 import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
-import {
-  standinArchive,
-  standinFindings,
-  startArchiveServer,
-  type ArchiveServer
-} from '../support/scanner/standin.js'
+import { standinFindings, mirroredStandinTrivy } from '../support/scanner/standin.js'
 
 // The root action.yml run as the runner runs a composite: expressions by the runner's own language, `$/` resolved
 // to this checkout, each stage the committed bundle, against a real registry, buildah and the local GitHub.
 
 const run = promisify(execFile)
 const PASSWORD = 'e2e-Chain-Pass-5307'
-const TRIVY_FILE = 'trivy_0.69.2_Linux-64bit.tar.gz'
 const KUSTOMIZATION = (image: string) =>
   `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\nimages:\n  - name: ${image} # the web app\n    newTag: "0.9.0"\n`
 const DEPLOYMENT = (image: string) =>
@@ -29,24 +23,20 @@ const DEPLOYMENT = (image: string) =>
 
 let registry: TestRegistry
 let untrust: () => Promise<void>
-let server: ArchiveServer
+let scanner: Awaited<ReturnType<typeof mirroredStandinTrivy>>
 let gh: LocalGitHub
 let token: string
-let sum: string
 let image: string
 const results: CompositeResult[] = []
 const workspaces: string[] = []
 
 beforeAll(async () => {
-  ;[registry, server, gh] = await Promise.all([
+  ;[registry, scanner, gh] = await Promise.all([
     startRegistry({ auth: { username: 'bot', password: PASSWORD } }),
-    startArchiveServer(),
+    mirroredStandinTrivy(),
     startGitHub()
   ])
   untrust = await trustForContainers(registry)
-  const archive = await standinArchive('trivy', TRIVY_FILE)
-  server.serve(`/mirror/${TRIVY_FILE}`, archive.bytes)
-  sum = archive.sha256
   image = `${registry.host}/octo/web`
   await gh.createRepo('octo/gitops', {
     defaultBranch: 'main',
@@ -66,7 +56,7 @@ afterAll(async () => {
   for (const result of results) await result.cleanup()
   for (const workspace of workspaces) await rm(workspace, { recursive: true, force: true })
   await untrust?.()
-  await Promise.all([registry?.stop(), server?.stop(), gh?.stop()])
+  await Promise.all([registry?.stop(), scanner?.server.stop(), gh?.stop()])
 })
 
 /** A source checkout with one commit: the app, and `ignored` finding IDs in .trivyignore. */
@@ -77,11 +67,16 @@ async function checkout(content: string, ignored: string[]): Promise<{ workspace
   await writeFile(join(workspace, 'app', 'hello.txt'), content)
   await writeFile(join(workspace, 'app', 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n')
   if (ignored.length > 0) await writeFile(join(workspace, '.trivyignore'), ignored.join('\n') + '\n')
-  const git = (...args: string[]) => run('git', args, { cwd: workspace })
+  return { workspace, sha: await commitAll(workspace, 'app') }
+}
+
+/** `git init` in `dir` and one commit of everything in it; its SHA. */
+async function commitAll(dir: string, message: string): Promise<string> {
+  const git = (...args: string[]) => run('git', args, { cwd: dir })
   await git('init', '-q')
   await git('add', '.')
-  await git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'app')
-  return { workspace, sha: (await git('rev-parse', 'HEAD')).stdout.trim() }
+  await git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', message)
+  return (await git('rev-parse', 'HEAD')).stdout.trim()
 }
 
 async function chain(
@@ -97,8 +92,7 @@ async function chain(
       builder: 'buildah',
       'registry-username': 'bot',
       'registry-password': PASSWORD,
-      'scanner-url': `${server.url}/mirror`,
-      'scanner-version': `0.69.2@sha256:${sum}`,
+      ...scanner.inputs,
       'gitops-repository': 'octo/gitops',
       'gitops-token': token,
       paths: 'apps/web/overlays/dev',
@@ -220,11 +214,8 @@ describe('the root action, run as the runner runs a composite', () => {
     const overlay = join(source.workspace, 'gitops', 'apps', 'web', 'overlays', 'dev')
     await mkdir(overlay, { recursive: true })
     await writeFile(join(overlay, 'kustomization.yaml'), KUSTOMIZATION(image))
+    const head = await commitAll(join(source.workspace, 'gitops'), 'gitops')
     const git = (...args: string[]) => run('git', args, { cwd: join(source.workspace, 'gitops') })
-    await git('init', '-q')
-    await git('add', '.')
-    await git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'gitops')
-    const head = (await git('rev-parse', 'HEAD')).stdout.trim()
 
     const result = await chain(source, { 'gitops-path': 'gitops', 'gitops-repository': '', land: 'none' })
     expect(errors(result)).toEqual([])

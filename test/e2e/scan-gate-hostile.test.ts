@@ -18,14 +18,12 @@ import {
   fixture,
   FIXTURE_DIGEST,
   FIXTURE_IMAGE,
-  standinArchive,
-  startArchiveServer,
+  mirroredStandinTrivy,
   type ArchiveServer
 } from '../support/scanner/standin.js'
 
 const PASSWORD = 'hostile-Gate-Pass-6604'
 const CREDENTIAL = 'ghp_PlantedCredentialNeverShown0451'
-const TRIVY_FILE = 'trivy_0.69.2_Linux-64bit.tar.gz'
 const IMAGE_REF = `${FIXTURE_IMAGE}@${FIXTURE_DIGEST}`
 const HTML = '<img src=x onerror=alert(document.domain)>'
 
@@ -39,13 +37,13 @@ let home: string
 const results: ActionResult[] = []
 
 beforeAll(async () => {
-  ;[registry, server] = await Promise.all([
+  let mirror: Awaited<ReturnType<typeof mirroredStandinTrivy>>
+  ;[registry, mirror] = await Promise.all([
     startRegistry({ auth: { username: 'bot', password: PASSWORD } }),
-    startArchiveServer()
+    mirroredStandinTrivy()
   ])
-  const archive = await standinArchive('trivy', TRIVY_FILE)
-  server.serve(`/mirror/${TRIVY_FILE}`, archive.bytes)
-  sum = archive.sha256
+  server = mirror.server
+  sum = mirror.sha256
   image = await pushTestImage(registry, 'octo/app', 'v3', { content: 'hostile gate\n' })
   root = await mkdtemp(join(tmpdir(), 'e2e-hostile-'))
   home = join(root, 'home')

@@ -12,8 +12,7 @@ import {
   fixture,
   FIXTURE_DIGEST,
   FIXTURE_IMAGE,
-  standinArchive,
-  startArchiveServer,
+  mirroredStandinTrivy,
   type ArchiveServer
 } from '../support/scanner/standin.js'
 
@@ -28,13 +27,13 @@ let workspace: string
 const results: ActionResult[] = []
 
 beforeAll(async () => {
-  ;[registry, server] = await Promise.all([
+  let mirror: Awaited<ReturnType<typeof mirroredStandinTrivy>>
+  ;[registry, mirror] = await Promise.all([
     startRegistry({ auth: { username: 'bot', password: PASSWORD } }),
-    startArchiveServer()
+    mirroredStandinTrivy()
   ])
-  const archive = await standinArchive('trivy', TRIVY_FILE)
-  server.serve(`/mirror/${TRIVY_FILE}`, archive.bytes)
-  sum = archive.sha256
+  server = mirror.server
+  sum = mirror.sha256
   image = await pushTestImage(registry, 'octo/app', 'v2', { content: 'e2e gate\n' })
   workspace = await mkdtemp(join(tmpdir(), 'e2e-gate-ws-'))
 }, 60_000)

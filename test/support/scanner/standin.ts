@@ -97,3 +97,19 @@ export async function startArchiveServer(): Promise<ArchiveServer> {
     stop: () => new Promise(resolve => server.close(() => resolve()))
   }
 }
+
+/** The stand-in Trivy's release archive on a local mirror, and the scan-gate inputs that install it from there. */
+export async function mirroredStandinTrivy(): Promise<{
+  server: ArchiveServer
+  sha256: string
+  inputs: { 'scanner-url': string; 'scanner-version': string }
+}> {
+  const file = 'trivy_0.69.2_Linux-64bit.tar.gz'
+  const [server, archive] = await Promise.all([startArchiveServer(), standinArchive('trivy', file)])
+  server.serve(`/mirror/${file}`, archive.bytes)
+  return {
+    server,
+    sha256: archive.sha256,
+    inputs: { 'scanner-url': `${server.url}/mirror`, 'scanner-version': `0.69.2@sha256:${archive.sha256}` }
+  }
+}
