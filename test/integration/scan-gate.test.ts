@@ -587,6 +587,63 @@ describe('the vulnerability database comes from a cache (stand-in scanners)', ()
     }
   )
 
+  it('db-update-after: a failed update scans with a cached database younger than db-max-age, with a warning', async () => {
+    await seed('trivy', NOW - 10 * HOUR)
+    process.env.STANDIN_DB_UPDATE = 'fail'
+    const [run, log] = await jobLog(() =>
+      gate(
+        { 'cache-dir': cacheDir(), 'db-update-after': '6h', fail: 'false', attach: 'true' },
+        { now: NOW + 20 * 60_000 }
+      )
+    )
+    expect(run.error).toBeUndefined()
+    const calls = await standinLog()
+    expect(updates(calls)).toHaveLength(1)
+    expect(calls.filter(scan)).toHaveLength(1)
+    const built = new Date(NOW - 10 * HOUR).toISOString()
+    expect(log).toContain(
+      `::warning::the trivy vulnerability database could not be updated from Trivy's default repository ` +
+        `(mirror.gcr.io/aquasec/trivy-db, ghcr.io) (exit code 1): scanning with the cached database, built ${built} ` +
+        `(10h ago, within db-max-age 24h)`
+    )
+    expect(log).toContain('TOOMANYREQUESTS')
+    expect(run.summary).toContain(cell('(10h old), from the cache: its update failed'))
+    const client = createRegistryClient({
+      credentials: { username: 'bot', password: PASSWORD },
+      ca: registry.caPem,
+      env: {}
+    })
+    const found = await findVerdict(client, {
+      registry: registry.host,
+      repository: 'octo/app',
+      digest: image.digest
+    })
+    expect(found?.verdict.database).toMatchObject({ built, age: '10h', state: 'stale' })
+  })
+
+  it('db-update-after: younger than it, no update; older than db-max-age, a failed update still fails closed', async () => {
+    await seed('trivy', NOW - 5 * HOUR)
+    const young = await gate({ 'cache-dir': cacheDir(), 'db-update-after': '6h', fail: 'false' })
+    expect(young.error).toBeUndefined()
+    expect(updates(await standinLog())).toEqual([])
+
+    await seed('trivy', NOW - 30 * HOUR)
+    process.env.STANDIN_DB_UPDATE = 'fail'
+    const old = await gate({ 'cache-dir': cacheDir(), 'db-update-after': '6h' })
+    expect((old.error as Error).message).toMatch(
+      /the cached database was built .* \(30h ago\), older than db-max-age: refusing to scan/
+    )
+    expect((await standinLog()).filter(scan)).toHaveLength(1)
+  })
+
+  it('db-update-after longer than db-max-age is refused', async () => {
+    const run = await gate({ 'db-update-after': '2d', 'db-max-age': '1d' })
+    expect(run.error).toBeInstanceOf(ConfigurationError)
+    expect((run.error as Error).message).toContain(
+      "input 'db-update-after' (2d) is longer than db-max-age (1d)"
+    )
+  })
+
   it('db-max-age decides what is fresh: 3 days old passes with db-max-age 7d', async () => {
     await seed('trivy', NOW - 72 * HOUR)
     process.env.STANDIN_DB_UPDATE = 'fail'
@@ -611,6 +668,7 @@ describe('the vulnerability database comes from a cache (stand-in scanners)', ()
     const env = {
       GRYPE_DB_CACHE_DIR: cacheDir(),
       GRYPE_DB_AUTO_UPDATE: 'false',
+      GRYPE_DB_MAX_ALLOWED_BUILT_AGE: '86400s',
       GRYPE_DB_UPDATE_URL: 'https://mirror.example.com/grype/databases/'
     }
     expect(updates(calls).map(call => call.db)).toEqual([env])

@@ -117,6 +117,7 @@ describe('scan-gate inputs', () => {
     expect(defaults.database).toEqual({
       cacheDir: '/opt/hostedtoolcache/scan-gate-db/trivy',
       maxAgeMs: 24 * 3_600_000,
+      updateAfterMs: 24 * 3_600_000,
       repository: undefined,
       javaRepository: undefined,
       updateUrl: undefined
@@ -132,6 +133,19 @@ describe('scan-gate inputs', () => {
       maxAgeMs: 7 * 24 * 3_600_000,
       updateUrl: 'https://mirror.example/listing'
     })
+    expect(
+      (
+        await readInputs(
+          mapInputs({ 'image-ref': `ghcr.io/o/app@${DIGEST}`, 'db-update-after': '6h' }),
+          workspace,
+          undefined,
+          env
+        )
+      ).database
+    ).toMatchObject({ maxAgeMs: 24 * 3_600_000, updateAfterMs: 6 * 3_600_000 })
+    expect(await refusal({ 'db-update-after': '25h' })).toContain(
+      "input 'db-update-after' (25h) is longer than db-max-age (24h)"
+    )
     expect(await refusal({ 'db-max-age': '30s' })).toContain(
       "input 'db-max-age' must be a duration such as 90s, 20m or 2h (from 1m to 90d); got '30s'"
     )

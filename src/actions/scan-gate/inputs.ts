@@ -33,6 +33,7 @@ export const INPUTS = [
   'timeout',
   'cache-dir',
   'db-max-age',
+  'db-update-after',
   'db-repository',
   'java-db-repository',
   'db-update-url'
@@ -243,9 +244,19 @@ function readDatabase(
     read.optional('cache-dir') ||
     fromEnv(scanner === 'trivy' ? 'TRIVY_CACHE_DIR' : 'GRYPE_DB_CACHE_DIR') ||
     path.join(env.RUNNER_TOOL_CACHE || os.tmpdir(), 'scan-gate-db', scanner)
+  const maxAgeMs = readDuration(read.optional('db-max-age', '24h'), 'db-max-age', ['1m', '90d'])
+  const updateAfter = read.optional('db-update-after')
+  const updateAfterMs = updateAfter ? readDuration(updateAfter, 'db-update-after', ['1m', '90d']) : maxAgeMs
+  if (updateAfterMs > maxAgeMs) {
+    throw new ConfigurationError(
+      `input 'db-update-after' (${updateAfter}) is longer than db-max-age (${read.optional('db-max-age', '24h')}): ` +
+        'a database that old is refused before it would be updated; make db-update-after at most db-max-age'
+    )
+  }
   return {
     cacheDir: path.resolve(cacheDir),
-    maxAgeMs: readDuration(read.optional('db-max-age', '24h'), 'db-max-age', ['1m', '90d']),
+    maxAgeMs,
+    updateAfterMs,
     repository: read.optional('db-repository') || fromEnv('TRIVY_DB_REPOSITORY'),
     javaRepository: read.optional('java-db-repository') || fromEnv('TRIVY_JAVA_DB_REPOSITORY'),
     updateUrl: read.optional('db-update-url') || fromEnv('GRYPE_DB_UPDATE_URL')

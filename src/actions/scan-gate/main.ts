@@ -137,7 +137,7 @@ export async function scanGate(deps: Collaborators): Promise<Evaluation> {
       database = await prepareDatabase(deps.runner, installed, inputs.database, now)
       core.info(
         `${installed.name} vulnerability database built ${database.built} (${formatAge(database.ageMs)} old), ` +
-          `${database.state === 'cache' ? `from the cache ${inputs.database.cacheDir}` : `updated now from ${database.source}`}`
+          `${database.state === 'updated' ? `updated now from ${database.source}` : `from the cache ${inputs.database.cacheDir}${database.state === 'stale' ? ' (its update failed)' : ''}`}`
       )
     }
     return installed

@@ -2,7 +2,15 @@ import type { Evaluation, Judgement, Policy } from '../../lib/policy/evaluate.js
 import { shownId } from '../../lib/policy/rules.js'
 import { advisoryUrl, SEVERITIES, type Finding, type ScanReport } from '../../lib/scanner/finding.js'
 import { cell, code, keyValueTable, link, table } from '../../lib/summary.js'
+import type { DatabaseState } from '../../lib/scanner/database.js'
+import type { Verdict } from '../../lib/verdict/verdict.js'
 import type { SubjectCheck } from './report-subject.js'
+
+const DATABASE_STATE: Record<DatabaseState, string> = {
+  cache: 'from the cache',
+  updated: 'updated by this run',
+  stale: 'from the cache: its update failed, so findings published since are missing'
+}
 
 /** Rows per findings table: the summary must stay far below the runner's 1 MiB limit. */
 export const SUMMARY_ROWS = 50
@@ -21,7 +29,7 @@ export interface SummaryFacts {
   baseline?: string
   subjectCheck: SubjectCheck
   /** The database of a scan run by the action. */
-  database?: { built: string; age: string; state: 'cache' | 'updated'; source: string }
+  database?: NonNullable<Verdict['database']>
 }
 
 /** The job summary: decision banner, counts, the blocking findings, what was suppressed and why, expired ignores. */
@@ -141,7 +149,7 @@ export function summaryOf(facts: SummaryFacts): string {
         facts.database &&
           cell(
             `built ${facts.database.built} (${facts.database.age} old), ` +
-              `${facts.database.state === 'cache' ? 'from the cache' : 'updated by this run'}; source ${facts.database.source}`
+              `${DATABASE_STATE[facts.database.state]}; source ${facts.database.source}`
           )
       ],
       ['Threshold', `${policy.severity} and above block`],

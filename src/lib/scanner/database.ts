@@ -1,3 +1,4 @@
+import * as core from '@actions/core'
 import { ExternalError } from '../errors.js'
 import { lastLines, type CommandRunner } from '../exec.js'
 import type { ScannerName } from './releases.js'
@@ -7,8 +8,10 @@ import { isScannerSetting } from './run.js'
 export interface DatabaseSettings {
   /** Trivy `--cache-dir`, Grype's `GRYPE_DB_CACHE_DIR`. */
   cacheDir: string
-  /** A database younger than this is used without an update; an older one must be updated. */
+  /** The oldest database a scan may use: beyond this, no scan (fail closed). */
   maxAgeMs: number
+  /** A database younger than this is used without an update; an older one is updated first (at most `maxAgeMs`). */
+  updateAfterMs: number
   /** Trivy `--db-repository` / `--java-db-repository`. */
   repository?: string
   javaRepository?: string
@@ -16,13 +19,18 @@ export interface DatabaseSettings {
   updateUrl?: string
 }
 
+export type DatabaseState = 'cache' | 'updated' | 'stale'
+
 /** The database a scan used: evidence of what the verdict was based on. */
 export interface DatabaseUsed {
   /** When the database was built (Trivy `UpdatedAt`, Grype `built`), RFC 3339. */
   built: string
   ageMs: number
-  /** `cache` (young enough, not updated) or `updated` (downloaded by this run). */
-  state: 'cache' | 'updated'
+  /**
+   * `cache` (young enough, not updated), `updated` (downloaded by this run), or `stale` (the update failed and the
+   * cached one, still within db-max-age, was used).
+   */
+  state: DatabaseState
   /** Where updates come from: the mirror set, else the scanner's default. */
   source: string
 }
@@ -55,6 +63,8 @@ export function databaseArguments(
     env: {
       GRYPE_DB_CACHE_DIR: settings.cacheDir,
       GRYPE_DB_AUTO_UPDATE: 'false',
+      // Grype refuses a database older than its own bound (120h by default): db-max-age is the one bound.
+      GRYPE_DB_MAX_ALLOWED_BUILT_AGE: `${Math.ceil(settings.maxAgeMs / 1000)}s`,
       ...(settings.updateUrl ? { GRYPE_DB_UPDATE_URL: settings.updateUrl } : {})
     }
   }
@@ -69,9 +79,10 @@ export function databaseSource(scanner: ScannerName, settings: DatabaseSettings)
 }
 
 /**
- * Makes sure a young enough database is in the cache: one younger than `maxAgeMs` is used as it is; an older one,
- * or none, is updated first (from the mirror when one is set). A failed update fails the step, saying how old the
- * cached data is: a database older than `maxAgeMs` is never used (fail closed), and none at all is an error.
+ * Makes sure a young enough database is in the cache: one younger than `updateAfterMs` is used as it is; an older
+ * one, or none, is updated first (from the mirror when one is set). When the update fails, a cached database still
+ * younger than `maxAgeMs` is used with a warning that says how old it is; an older one is never used (fail closed),
+ * and none at all is an error.
  */
 export async function prepareDatabase(
   runner: CommandRunner,
@@ -81,7 +92,7 @@ export async function prepareDatabase(
 ): Promise<DatabaseUsed> {
   const source = databaseSource(scanner.name, settings)
   const cached = await databaseBuilt(runner, scanner, settings)
-  if (cached !== undefined && now - Date.parse(cached) < settings.maxAgeMs) {
+  if (cached !== undefined && now - Date.parse(cached) < settings.updateAfterMs) {
     return { built: cached, ageMs: now - Date.parse(cached), state: 'cache', source }
   }
   const { args, env } = databaseArguments(scanner.name, settings)
@@ -95,18 +106,35 @@ export async function prepareDatabase(
     timeoutMs: UPDATE_TIMEOUT_S * 1000
   })
   const built = result.exitCode === 0 ? await databaseBuilt(runner, scanner, settings) : undefined
-  if (built === undefined) {
-    const had =
-      cached === undefined
-        ? 'there is no database in the cache'
-        : `the cached database was built ${cached} (${formatAge(now - Date.parse(cached))} ago), older than db-max-age`
-    throw new ExternalError(
-      `the ${scanner.name} vulnerability database could not be updated from ${source} (${result.timedOut ? `no answer within ${UPDATE_TIMEOUT_S} s` : `exit code ${result.exitCode}`}) and ${had}: ` +
-        `refusing to scan with it. Set ${scanner.name === 'trivy' ? 'db-repository' : 'db-update-url'} to a reachable mirror, ` +
-        `or raise db-max-age to accept older data${tail(result)}`
-    )
+  if (built !== undefined) {
+    return { built, ageMs: Math.max(0, now - Date.parse(built)), state: 'updated', source }
   }
-  return { built, ageMs: Math.max(0, now - Date.parse(built)), state: 'updated', source }
+  const failure = `the ${scanner.name} vulnerability database could not be updated from ${source} (${result.timedOut ? `no answer within ${UPDATE_TIMEOUT_S} s` : `exit code ${result.exitCode}`})`
+  // Read again: a failed update may have left the cache unusable.
+  const usable = cached === undefined ? undefined : await databaseBuilt(runner, scanner, settings)
+  const cachedAgeMs = usable === undefined ? undefined : Math.max(0, now - Date.parse(usable))
+  if (usable !== undefined && cachedAgeMs !== undefined && cachedAgeMs < settings.maxAgeMs) {
+    core.warning(
+      `${failure}: scanning with the cached database, built ${usable} (${formatAge(cachedAgeMs)} ago, within ` +
+        `db-max-age ${formatAge(settings.maxAgeMs)}); findings published since then are not in this verdict. ` +
+        `Set ${mirrorInput(scanner.name)} to a reachable mirror if this repeats${tail(result, '. The update said:')}`
+    )
+    return { built: usable, ageMs: cachedAgeMs, state: 'stale', source }
+  }
+  const had =
+    cached === undefined
+      ? 'there is no database in the cache'
+      : usable === undefined
+        ? 'the cached database can no longer be read'
+        : `the cached database was built ${usable} (${formatAge(cachedAgeMs as number)} ago), older than db-max-age`
+  throw new ExternalError(
+    `${failure} and ${had}: refusing to scan with it. Set ${mirrorInput(scanner.name)} to a reachable mirror, ` +
+      `or raise db-max-age to accept older data${tail(result)}`
+  )
+}
+
+function mirrorInput(scanner: ScannerName): string {
+  return scanner === 'trivy' ? 'db-repository' : 'db-update-url'
 }
 
 /** When the cached database was built, or undefined when there is none (or it cannot be read). */
@@ -153,7 +181,8 @@ export function formatAge(ms: number): string {
   return `${Math.floor(hours / 24)}d ${hours % 24}h`
 }
 
-function tail(result: { stdout: string; stderr: string }): string {
+/** The scanner's last words, after `lead`, or nothing. */
+function tail(result: { stdout: string; stderr: string }, lead = ':'): string {
   const lines = lastLines(result, 10)
-  return lines ? `:\n${lines}` : ''
+  return lines ? `${lead}\n${lines}` : ''
 }

@@ -1,5 +1,6 @@
 import { ExternalError } from '../errors.js'
 import { SEVERITIES, type Severity } from '../scanner/finding.js'
+import type { DatabaseState } from '../scanner/database.js'
 
 /** `artifactType` of a scan-gate verdict, and the media type of its one layer (the verdict JSON). */
 export const VERDICT_ARTIFACT_TYPE = 'application/vnd.digest-delivery.scan-verdict.v1+json'
@@ -37,7 +38,7 @@ export interface Verdict {
   }
   scanner: { name: string; version?: string; reportFormat: string; reportDigest: string }
   /** The vulnerability database a scan run by the action used (absent for a report passed in). */
-  database?: { built: string; age: string; state: 'cache' | 'updated'; source: string }
+  database?: { built: string; age: string; state: DatabaseState; source: string }
   expiredIgnores: number
   /** When the gate decided (RFC 3339, UTC). */
   time: string

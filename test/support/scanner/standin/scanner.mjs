@@ -65,9 +65,12 @@ if (process.env.STANDIN_LOG) {
       cwd: process.cwd(),
       credentials,
       db: Object.fromEntries(
-        ['GRYPE_DB_CACHE_DIR', 'GRYPE_DB_AUTO_UPDATE', 'GRYPE_DB_UPDATE_URL'].flatMap(name =>
-          process.env[name] === undefined ? [] : [[name, process.env[name]]]
-        )
+        [
+          'GRYPE_DB_CACHE_DIR',
+          'GRYPE_DB_AUTO_UPDATE',
+          'GRYPE_DB_MAX_ALLOWED_BUILT_AGE',
+          'GRYPE_DB_UPDATE_URL'
+        ].flatMap(name => (process.env[name] === undefined ? [] : [[name, process.env[name]]]))
       )
     }) + '\n'
   )
