@@ -915,6 +915,31 @@ describe('promote environment to environment (mode 2)', () => {
       expect(lost.commands.filter(line => line.includes('temporary'))).toEqual([])
     })
 
+    it('tells from the branches what a failed updateRefs meant: moved, refused, or landed with its answer lost', async () => {
+      const { repo, token } = await gitops()
+      const [owner = '', name = ''] = repo.split('/')
+      const client = createGitHubApi({ token, apiUrl: gh.apiUrl })
+      const main = (await gh.ref(repo, 'main'))!
+      const read = await gh.commit(repo, { branch: 'side', files: { 's.txt': 's\n' } })
+      const pushed = await gh.commit(repo, { branch: 'side', files: { 't.txt': 't\n' } })
+      const back = (before: string, force: boolean) =>
+        client.updateBranches({ owner, repo: name }, [{ branch: 'side', before, after: main, force }])
+      expect(await back(read, true)).toEqual({ kind: 'moved', branch: 'side' })
+      expect(await back(pushed, false)).toEqual({
+        kind: 'refused',
+        message: expect.stringContaining('Something went wrong')
+      })
+      expect(await gh.ref(repo, 'side')).toBe(pushed)
+      // The branch is where the call would have put it by the time the error comes back, as when GitHub applied
+      // the update and the answer was lost.
+      gh.hook({
+        route: 'POST /graphql',
+        field: 'updateRefs',
+        run: async () => void (await gh.git(repo, 'update-ref', 'refs/heads/side', main))
+      })
+      expect(await back(pushed, true)).toEqual({ kind: 'updated' })
+    })
+
     it('refuses when its temporary branch exists, and deletes it after a failed commit, or says it could not', async () => {
       const { repo, token, old } = await conflicting()
       const temporary = temporaryBranch(old)
