@@ -765,6 +765,28 @@ interface AutoMergeInput {
   clientMutationId?: string
 }
 
+/** A node of `kind` the caller may see; GitHub's NOT_FOUND otherwise. */
+function visibleNode(
+  context: Context,
+  id: string,
+  kind: 'repository' | 'pull'
+): { repo: RepoState; pull?: PullState } {
+  const found = context.hub.registry.nodes.get(id)
+  if (
+    !found ||
+    (kind === 'pull') !== (found.pull !== undefined) ||
+    context.hub.registry.access(context.caller, found.repo, 'metadata', 'read') !== 'ok'
+  ) {
+    throw new ApiError(
+      404,
+      `Could not resolve to a node with the global id of '${id}'`,
+      undefined,
+      'NOT_FOUND'
+    )
+  }
+  return found
+}
+
 interface UpdateRefsInput {
   repositoryId: string
   refUpdates: Array<{ name: string; afterOid: string; beforeOid?: string | null; force?: boolean | null }>
@@ -788,20 +810,7 @@ class MutationRoot {
   /** All updates or none; a `beforeOid` that no longer holds fails the whole call with GitHub's generic error. */
   async updateRefs(args: { input: UpdateRefsInput }, context: Context) {
     const { input } = args
-    const found = context.hub.registry.nodes.get(input.repositoryId)
-    if (
-      !found ||
-      found.pull ||
-      context.hub.registry.access(context.caller, found.repo, 'metadata', 'read') !== 'ok'
-    ) {
-      throw new ApiError(
-        404,
-        `Could not resolve to a node with the global id of '${input.repositoryId}'`,
-        undefined,
-        'NOT_FOUND'
-      )
-    }
-    const repo = found.repo
+    const { repo } = visibleNode(context, input.repositoryId, 'repository')
     requireAccess(context, repo, 'contents', 'write')
     const transaction: Array<{ ref: string; sha: string | null; old: string | null }> = []
     for (const update of input.refUpdates) {
@@ -972,20 +981,9 @@ class MutationRoot {
   }
 
   private pullFor(id: string, context: Context): { repo: RepoState; pull: PullState } {
-    const found = context.hub.registry.nodes.get(id)
-    if (
-      !found?.pull ||
-      context.hub.registry.access(context.caller, found.repo, 'metadata', 'read') !== 'ok'
-    ) {
-      throw new ApiError(
-        404,
-        `Could not resolve to a node with the global id of '${id}'`,
-        undefined,
-        'NOT_FOUND'
-      )
-    }
+    const found = visibleNode(context, id, 'pull')
     requireAccess(context, found.repo, 'pullRequests', 'write')
     requireAccess(context, found.repo, 'contents', 'write')
-    return { repo: found.repo, pull: found.pull }
+    return { repo: found.repo, pull: found.pull as PullState }
   }
 }
