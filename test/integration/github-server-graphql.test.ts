@@ -246,6 +246,104 @@ describe('createCommitOnBranch', () => {
   })
 })
 
+describe('updateRefs', () => {
+  const UPDATE_REFS = `
+    mutation($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }`
+  const ZERO = '0'.repeat(40)
+
+  /** A repository with `main` at its first commit and `topic` one commit further, and a writer's client. */
+  async function twoBranches() {
+    const full = await newRepo()
+    const token = gh.createToken({ repos: { [full]: { contents: 'write' } } })
+    const octokit = client(token)
+    const id = (
+      await octokit.graphql<{ repository: { id: string } }>(
+        `{ repository(owner: "octo", name: "${full.split('/')[1]}") { id } }`
+      )
+    ).repository.id
+    const main = (await gh.ref(full, 'main'))!
+    const topic = await gh.commit(full, { branch: 'topic', files: { 'apps/x.yaml': 'image: x:2\n' } })
+    return { full, octokit, id, main, topic }
+  }
+
+  it('moves one branch back (forced) and deletes another in one call', async () => {
+    const { full, octokit, id, main, topic } = await twoBranches()
+    await gh.commit(full, { branch: 'scratch', files: { 'tmp.txt': 'x\n' } })
+    const scratch = (await gh.ref(full, 'scratch'))!
+    const answer = await octokit.graphql(UPDATE_REFS, {
+      input: {
+        repositoryId: id,
+        clientMutationId: 'swap',
+        refUpdates: [
+          { name: 'refs/heads/topic', beforeOid: topic, afterOid: main, force: true },
+          { name: 'refs/heads/scratch', beforeOid: scratch, afterOid: ZERO }
+        ]
+      }
+    })
+    expect(answer).toEqual({ updateRefs: { clientMutationId: 'swap' } })
+    expect(await gh.ref(full, 'topic')).toBe(main)
+    expect(await gh.ref(full, 'scratch')).toBeUndefined()
+  })
+
+  it('answers a stale beforeOid with the generic error and changes no ref of the call', async () => {
+    const { full, octokit, id, main, topic } = await twoBranches()
+    const moved = await gh.commit(full, { files: { 'other.txt': 'someone else\n' } })
+    const stale = await graphqlFailure(
+      octokit.graphql(UPDATE_REFS, {
+        input: {
+          repositoryId: id,
+          refUpdates: [
+            { name: 'refs/heads/topic', beforeOid: topic, afterOid: main, force: true },
+            { name: 'refs/heads/main', beforeOid: main, afterOid: topic }
+          ]
+        }
+      })
+    )
+    expect(stale.errors).toHaveLength(1)
+    expect(stale.errors[0]!.type).toBeUndefined()
+    expect(stale.errors[0]!.message).toMatch(/^Something went wrong while executing your query\./)
+    expect(stale.data).toEqual({ updateRefs: null })
+    expect([await gh.ref(full, 'topic'), await gh.ref(full, 'main')]).toEqual([topic, moved])
+
+    // A ref that must not exist, but does: the same answer, and the other update is not applied either.
+    const exists = await graphqlFailure(
+      octokit.graphql(UPDATE_REFS, {
+        input: {
+          repositoryId: id,
+          refUpdates: [
+            { name: 'refs/heads/fresh', beforeOid: ZERO, afterOid: topic },
+            { name: 'refs/heads/topic', beforeOid: ZERO, afterOid: main }
+          ]
+        }
+      })
+    )
+    expect(exists.errors[0]!.type).toBeUndefined()
+    expect([await gh.ref(full, 'fresh'), await gh.ref(full, 'topic')]).toEqual([undefined, topic])
+  })
+
+  it('refuses a non-fast-forward without force, a protected branch, and a token that may only read', async () => {
+    const { full, octokit, id, main, topic } = await twoBranches()
+    const back = {
+      repositoryId: id,
+      refUpdates: [{ name: 'refs/heads/topic', beforeOid: topic, afterOid: main }]
+    }
+    expect(
+      (await graphqlFailure(octokit.graphql(UPDATE_REFS, { input: back }))).errors[0]!.type
+    ).toBeUndefined()
+    expect(await gh.ref(full, 'topic')).toBe(topic)
+
+    const reader = client(gh.createToken({ repos: { [full]: { contents: 'read' } } }))
+    const forbidden = await graphqlFailure(reader.graphql(UPDATE_REFS, { input: back }))
+    expect(forbidden.errors[0]).toMatchObject({ type: 'FORBIDDEN' })
+
+    await gh.protectBranch(full, 'topic')
+    const forced = { ...back, refUpdates: [{ ...back.refUpdates[0], force: true }] }
+    const refused = await graphqlFailure(octokit.graphql(UPDATE_REFS, { input: forced }))
+    expect(refused.errors[0]!.message).toBe('Protected branch update failed for refs/heads/topic.')
+    expect(await gh.ref(full, 'topic')).toBe(topic)
+  })
+})
+
 describe('markPullRequestReadyForReview', () => {
   it('turns a draft into a pull request ready for review', async () => {
     const full = await newRepo()

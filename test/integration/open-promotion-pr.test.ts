@@ -1,9 +1,11 @@
 import { escapeMarkdown } from '../../src/lib/summary.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { getOctokit } from '@actions/github'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { OutputName } from '../../src/actions/open-promotion-pr/inputs.js'
+import { temporaryBranch } from '../../src/actions/open-promotion-pr/head-branch.js'
 import { openPromotionPr, type Collaborators } from '../../src/actions/open-promotion-pr/main.js'
 import { readStateBlock } from '../../src/actions/open-promotion-pr/state-block.js'
 import { errorMessage } from '../../src/lib/errors.js'
@@ -822,6 +824,147 @@ describe('promote environment to environment (mode 2)', () => {
       overlay(IMAGE, built[1]!.digest, '1.2.0')
     )
     expect(gh.calls.some(c => c.operation === 'mutation createCommitOnBranch')).toBe(true)
+  })
+
+  describe('rebuilding a conflicting branch with commit-via: api', () => {
+    const HEAD = 'promote/staging/octo-web'
+    const api = () => promoteInputs({ 'commit-via': 'api' })
+    const refs = async (repo: string): Promise<Map<string, string>> =>
+      new Map(
+        (await gh.git(repo, 'for-each-ref', '--format=%(refname) %(objectname)'))
+          .split('\n')
+          .filter(Boolean)
+          .map(line => line.split(' ') as [string, string])
+      )
+    /** A promotion branch of only our commits that conflicts with main, where dev pins a newer digest. */
+    const conflicting = async (): Promise<{ repo: string; token: string; old: string }> => {
+      const made = await gitops()
+      await promote(made.repo, made.token, api())
+      const old = (await gh.ref(made.repo, HEAD))!
+      await conflictOnMain(made.repo)
+      await pinDev(gh, made.repo, IMAGE, built[2]!)
+      return { ...made, old }
+    }
+
+    it('makes the rebuilt commit through createCommitOnBranch on base, signed, and swaps it in atomically', async () => {
+      const { repo, token, old } = await conflicting()
+      const main = (await gh.ref(repo, 'main'))!
+      const before = await refs(repo)
+      const from = gh.calls.length
+      const result = await promote(repo, token, api())
+      expect(result.error).toBeUndefined()
+      expect(result.outputs.operation).toBe('updated')
+      const [rebuilt, parent] = await gh.log(repo, HEAD)
+      expect([rebuilt!.parents, parent!.sha]).toEqual([[main], main])
+      expect(rebuilt!.committer).toMatchObject({ name: 'GitHub', email: 'noreply@github.com' })
+      expect(rebuilt!.body).toContain(`Image: ${IMAGE}@${built[2]!.digest}`)
+      expect(result.outputs['head-sha']).toBe(rebuilt!.sha)
+      const octokit = getOctokit(token, { baseUrl: gh.apiUrl })
+      const [owner = '', name = ''] = repo.split('/')
+      const { data } = await octokit.rest.git.getCommit({ owner, repo: name, commit_sha: rebuilt!.sha })
+      expect(data.verification).toMatchObject({ verified: true })
+      expect(await gh.readFile(repo, HEAD, STAGING)).toBe(
+        `${overlay(IMAGE, built[2]!.digest, '1.3.0')}    # pinned to the release\n`
+      )
+      // The commit came through the API, nothing was pushed, and the old head is no longer on the branch.
+      const writes = graphqlCalls(from)
+        .filter(call => call.write)
+        .map(call => call.operation)
+      expect(writes.slice(0, 2)).toEqual(['mutation createCommitOnBranch', 'mutation updateRefs'])
+      expect(gh.calls.slice(from).some(call => call.route.endsWith('/git-receive-pack'))).toBe(false)
+      expect((await gh.log(repo, HEAD)).map(entry => entry.sha)).not.toContain(old)
+      // Only the head branch changed: the temporary branch went in the same update.
+      const after = await refs(repo)
+      expect([...after.keys()].sort()).toEqual([...before.keys()].sort())
+      expect([...after].filter(([ref, sha]) => before.get(ref) !== sha)).toEqual([
+        [`refs/heads/${HEAD}`, rebuilt!.sha]
+      ])
+      expect(result.commands.filter(line => line.startsWith('::warning'))).toEqual([
+        expect.stringContaining('No scan-gate verdict')
+      ])
+    })
+
+    it('overwrites nothing when someone pushes to the branch just before the swap, and removes its temporary branch', async () => {
+      const { repo, token, old } = await conflicting()
+      const main = (await gh.ref(repo, 'main'))!
+      let sneaked = ''
+      gh.hook({
+        route: 'POST /graphql',
+        field: 'updateRefs',
+        run: async () => {
+          // The temporary branch holds the rebuilt commit now: our read of the head branch is about to go stale.
+          expect(await gh.ref(repo, temporaryBranch(old))).toBeDefined()
+          sneaked = await gh.commit(repo, {
+            branch: HEAD,
+            files: { 'late.yaml': 'a: 1\n' },
+            message: 'Late fix\n'
+          })
+        }
+      })
+      const lost = await promote(repo, token, api())
+      expect(sneaked).not.toBe('')
+      expect(lost.error).toBe(
+        `${HEAD} moved while it was being rebuilt (someone pushed to it): nothing was overwritten; re-run`
+      )
+      expect(await gh.ref(repo, HEAD)).toBe(sneaked)
+      expect((await gh.log(repo, HEAD))[1]!.sha).toBe(old)
+      expect(await gh.ref(repo, 'main')).toBe(main)
+      expect([...(await refs(repo)).keys()].filter(ref => ref.includes('digest-delivery-rebuild'))).toEqual(
+        []
+      )
+      expect(lost.commands.filter(line => line.includes('temporary'))).toEqual([])
+    })
+
+    it('tells from the branches what a failed updateRefs meant: moved, refused, or landed with its answer lost', async () => {
+      const { repo, token } = await gitops()
+      const [owner = '', name = ''] = repo.split('/')
+      const client = createGitHubApi({ token, apiUrl: gh.apiUrl })
+      const main = (await gh.ref(repo, 'main'))!
+      const read = await gh.commit(repo, { branch: 'side', files: { 's.txt': 's\n' } })
+      const pushed = await gh.commit(repo, { branch: 'side', files: { 't.txt': 't\n' } })
+      const back = (before: string, force: boolean) =>
+        client.updateBranches({ owner, repo: name }, [{ branch: 'side', before, after: main, force }])
+      expect(await back(read, true)).toEqual({ kind: 'moved', branch: 'side' })
+      expect(await back(pushed, false)).toEqual({
+        kind: 'refused',
+        message: expect.stringContaining('Something went wrong')
+      })
+      expect(await gh.ref(repo, 'side')).toBe(pushed)
+      // The branch is where the call would have put it by the time the error comes back, as when GitHub applied
+      // the update and the answer was lost.
+      gh.hook({
+        route: 'POST /graphql',
+        field: 'updateRefs',
+        run: async () => void (await gh.git(repo, 'update-ref', 'refs/heads/side', main))
+      })
+      expect(await back(pushed, true)).toEqual({ kind: 'updated' })
+    })
+
+    it('refuses when its temporary branch exists, and deletes it after a failed commit, or says it could not', async () => {
+      const { repo, token, old } = await conflicting()
+      const temporary = temporaryBranch(old)
+      await gh.git(repo, 'update-ref', `refs/heads/${temporary}`, old)
+      const refused = await promote(repo, token, api())
+      expect(refused.error).toContain(`branch '${temporary}' exists`)
+      expect(refused.error).toContain(`delete '${temporary}' and re-run`)
+      expect(await gh.ref(repo, HEAD)).toBe(old)
+      expect(await gh.ref(repo, temporary)).toBe(old)
+      await gh.git(repo, 'update-ref', '-d', `refs/heads/${temporary}`)
+
+      gh.fault({ route: 'POST /graphql', field: 'createCommitOnBranch', status: 502 })
+      const failed = await promote(repo, token, api())
+      expect(failed.error).toContain('createCommitOnBranch failed (502)')
+      expect(await gh.ref(repo, HEAD)).toBe(old)
+      expect(await gh.ref(repo, temporary)).toBeUndefined()
+
+      gh.fault({ route: 'POST /graphql', field: 'createCommitOnBranch', status: 502 })
+      gh.fault({ route: 'DELETE /repos/{owner}/{repo}/git/refs/{ref}', status: 502 })
+      const left = await promote(repo, token, api())
+      expect(left.error).toContain('createCommitOnBranch failed (502)')
+      expect(left.commands).toContainEqual(expect.stringContaining(`temporary branch '${temporary}'`))
+      expect(await gh.ref(repo, temporary)).toBe((await gh.ref(repo, 'main'))!)
+      await gh.git(repo, 'update-ref', '-d', `refs/heads/${temporary}`)
+    })
   })
 
   it('says plainly when the source repository is not readable with the token, or not on this GitHub', async () => {

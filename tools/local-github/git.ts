@@ -154,6 +154,21 @@ export class BareRepo {
     return (await runGit(this.dir, args)).code === 0
   }
 
+  /**
+   * Update, create and delete refs in one git ref transaction: all or none. Each `old` is checked inside the
+   * transaction (a commit, or null for "must not exist"); `sha` null deletes.
+   */
+  async updateRefsAtomically(
+    updates: Array<{ ref: string; sha: string | null; old: string | null }>
+  ): Promise<boolean> {
+    const zero = '0'.repeat(40)
+    const lines = updates.map(
+      update =>
+        `${update.sha === null ? `delete ${update.ref}` : `update ${update.ref} ${update.sha}`} ${update.old ?? zero}\n`
+    )
+    return (await runGit(this.dir, ['update-ref', '--stdin'], { input: lines.join('') })).code === 0
+  }
+
   async deleteRef(ref: string, old: string): Promise<boolean> {
     return (await runGit(this.dir, ['update-ref', '-d', ref, old])).code === 0
   }

@@ -3,6 +3,7 @@
  * validated against it (plus GitHub's rule that connections need `first` or `last`), then executed by resolvers
  * for the part our actions use. A field the schema has but these resolvers lack fails loudly, never as null.
  */
+import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,7 +24,7 @@ import {
   type OperationDefinitionNode,
   type ValidationContext
 } from 'graphql'
-import { ApiError, type Hub } from './hub.js'
+import { ApiError, unprocessable, type Hub } from './hub.js'
 import {
   now,
   type Caller,
@@ -170,8 +171,9 @@ export async function executeDocument(
       locations: error.locations,
       path: error.path
     }
-    if (original instanceof ApiError) out.type = original.graphqlType ?? 'UNPROCESSABLE'
-    else if (original instanceof UnsupportedField) unsupported.push(original.message)
+    if (original instanceof ApiError) {
+      if (original.graphqlType !== null) out.type = original.graphqlType ?? 'UNPROCESSABLE'
+    } else if (original instanceof UnsupportedField) unsupported.push(original.message)
     // Errors before execution (variables that do not fit their types) are the caller's, like validation errors.
     else if (!error.path) invalid.push(error.message)
     else failures.push(original?.stack ?? error.message)
@@ -763,7 +765,83 @@ interface AutoMergeInput {
   clientMutationId?: string
 }
 
+/** A node of `kind` the caller may see; GitHub's NOT_FOUND otherwise. */
+function visibleNode(
+  context: Context,
+  id: string,
+  kind: 'repository' | 'pull'
+): { repo: RepoState; pull?: PullState } {
+  const found = context.hub.registry.nodes.get(id)
+  if (
+    !found ||
+    (kind === 'pull') !== (found.pull !== undefined) ||
+    context.hub.registry.access(context.caller, found.repo, 'metadata', 'read') !== 'ok'
+  ) {
+    throw new ApiError(
+      404,
+      `Could not resolve to a node with the global id of '${id}'`,
+      undefined,
+      'NOT_FOUND'
+    )
+  }
+  return found
+}
+
+interface UpdateRefsInput {
+  repositoryId: string
+  refUpdates: Array<{ name: string; afterOid: string; beforeOid?: string | null; force?: boolean | null }>
+  clientMutationId?: string
+}
+
+const NO_OID = '0'.repeat(40)
+
+/** GitHub's answer when a mutation fails inside: no `type`, nothing to tell a stale lease from another failure. */
+function somethingWentWrong(): ApiError {
+  const id = randomBytes(8).toString('hex').toUpperCase()
+  return new ApiError(
+    500,
+    `Something went wrong while executing your query. Please include \`${id.slice(0, 4)}:${id.slice(4, 10)}:${id.slice(10)}\` when reporting this issue.`,
+    undefined,
+    null
+  )
+}
+
 class MutationRoot {
+  /** All updates or none; a `beforeOid` that no longer holds fails the whole call with GitHub's generic error. */
+  async updateRefs(args: { input: UpdateRefsInput }, context: Context) {
+    const { input } = args
+    const { repo } = visibleNode(context, input.repositoryId, 'repository')
+    requireAccess(context, repo, 'contents', 'write')
+    const transaction: Array<{ ref: string; sha: string | null; old: string | null }> = []
+    for (const update of input.refUpdates) {
+      const branch = update.name.startsWith('refs/heads/')
+        ? update.name.slice('refs/heads/'.length)
+        : undefined
+      if (branch !== undefined && repo.protections.has(branch)) {
+        throw unprocessable(`Protected branch update failed for ${update.name}.`)
+      }
+      const current = (await repo.git.readRef(update.name)) ?? null
+      const after = update.afterOid === NO_OID ? null : update.afterOid
+      if (after !== null && (await repo.git.objectType(after)) !== 'commit') throw somethingWentWrong()
+      if (update.beforeOid !== undefined && update.beforeOid !== null) {
+        if ((update.beforeOid === NO_OID ? null : update.beforeOid) !== current) throw somethingWentWrong()
+      }
+      if (
+        !update.force &&
+        current !== null &&
+        after !== null &&
+        !(await repo.git.isAncestor(current, after))
+      ) {
+        throw somethingWentWrong()
+      }
+      if (after === null && current === null) throw somethingWentWrong()
+      // The transaction checks each ref against what was read here, so a push since then fails it as a whole.
+      transaction.push({ ref: update.name, sha: after, old: current })
+    }
+    if (!(await repo.git.updateRefsAtomically(transaction))) throw somethingWentWrong()
+    return { clientMutationId: input.clientMutationId ?? null }
+  }
+
   async createCommitOnBranch(args: { input: CreateCommitOnBranchInput }, context: Context) {
     const { hub, caller } = context
     const { input } = args
@@ -903,20 +981,9 @@ class MutationRoot {
   }
 
   private pullFor(id: string, context: Context): { repo: RepoState; pull: PullState } {
-    const found = context.hub.registry.nodes.get(id)
-    if (
-      !found?.pull ||
-      context.hub.registry.access(context.caller, found.repo, 'metadata', 'read') !== 'ok'
-    ) {
-      throw new ApiError(
-        404,
-        `Could not resolve to a node with the global id of '${id}'`,
-        undefined,
-        'NOT_FOUND'
-      )
-    }
+    const found = visibleNode(context, id, 'pull')
     requireAccess(context, found.repo, 'pullRequests', 'write')
     requireAccess(context, found.repo, 'contents', 'write')
-    return { repo: found.repo, pull: found.pull }
+    return { repo: found.repo, pull: found.pull as PullState }
   }
 }

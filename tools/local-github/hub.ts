@@ -18,8 +18,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly errors?: Array<Record<string, unknown>>,
-    /** GraphQL's error `type` for the same refusal. */
-    readonly graphqlType?: string
+    /** GraphQL's error `type` for the same refusal; null for GitHub's generic error, which has none. */
+    readonly graphqlType?: string | null
   ) {
     super(message)
   }

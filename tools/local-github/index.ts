@@ -17,7 +17,9 @@
  * - "Allow GitHub Actions to create and approve pull requests" starts allowed (new repositories on GitHub start
  *   with it off); "Allow auto-merge" starts off, as on GitHub.
  * - Messages not confirmed against GitHub: createCommitOnBranch on a protected or missing branch, and
- *   enablePullRequestAutoMerge with a stale head or a closed pull; the body of the eventual-consistency fault.
+ *   enablePullRequestAutoMerge with a stale head or a closed pull; the body of the eventual-consistency fault;
+ *   updateRefs answers every refusal but a protected branch with the generic "Something went wrong" error (GitHub
+ *   does so for a stale beforeOid; for a missing object or a non-fast-forward it is assumed).
  */
 export { startGitHub } from './server.js'
 export type {

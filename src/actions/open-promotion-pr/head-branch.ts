@@ -1,5 +1,7 @@
 // The head branch: the new pin on top of it, or the branch rebuilt from base; never a commit of someone else lost.
 import * as core from '@actions/core'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
 import { ConfigurationError, ExternalError } from '../../lib/errors.js'
 import type { GitCommandManager } from '../../lib/git/index.js'
 import type { GitHubApi, PullRequest } from '../../lib/github/index.js'
@@ -79,12 +81,13 @@ export async function pinOnHead(
 }
 
 /**
- * Rebuilds the head branch from base with one commit: reset to base, edit, commit, push with a lease on the commit
- * the branch was read at. Always through git: the API cannot replace a branch under a lease.
+ * Rebuilds the head branch from base with one commit, replacing the branch only while it still points at `expected`
+ * (the commit it was read at): someone else's push in between is never overwritten.
  */
 export async function rebuildHead(
   context: Context,
   git: GitCommandManager,
+  commitApi: GitHubApi,
   target: { digest: string; tag?: string },
   expected: string
 ): Promise<Pushed> {
@@ -92,24 +95,120 @@ export async function rebuildHead(
   core.info(
     `${inputs.headBranch} conflicts with ${context.base} and holds only our commits: rebuilding it from ${context.base}`
   )
+  if (inputs.commitVia === 'api') return rebuildThroughApi(context, git, commitApi, target, expected)
   await git.resetHard(`refs/remotes/origin/${context.base}`)
   const edit = editPaths(context, git, target)
   const changed = await edit.apply()
-  if (changed.length === 0) {
-    throw new ExternalError(`${context.base} changed while rebuilding ${inputs.headBranch}: re-run`)
-  }
+  if (changed.length === 0) throw baseChanged(context)
   const sha = await git.commit(promotionMessage(context, target), inputs.author, changed)
   const pushed = await git.tryPushWithLease(inputs.headBranch, expected)
-  if (pushed === 'protected') {
-    throw new ConfigurationError(`branch '${inputs.headBranch}' is protected: name a head-branch of its own`)
-  }
-  if (pushed === 'rejected') {
-    throw new ExternalError(
-      `${inputs.headBranch} moved while it was being rebuilt (someone pushed to it): nothing was overwritten; re-run`
-    )
-  }
+  if (pushed === 'protected') throw headProtected(context)
+  if (pushed === 'rejected') throw headMoved(context)
   return { files: edit.files(changed), sha }
 }
+
+/** Where a rebuild through the API makes its commit: a branch of its own, unlike any a user names. */
+export function temporaryBranch(expected: string): string {
+  return `digest-delivery-rebuild/${expected}`
+}
+
+/**
+ * The rebuild for `commit-via: api`, so that GitHub signs the commit: createCommitOnBranch only adds to a branch, so
+ * the commit is made on a temporary branch at base, then one atomic updateRefs moves the head branch to it (under the
+ * lease `expected`) and deletes the temporary branch. On any failure the temporary branch is deleted.
+ */
+async function rebuildThroughApi(
+  context: Context,
+  git: GitCommandManager,
+  api: GitHubApi,
+  target: { digest: string; tag?: string },
+  expected: string
+): Promise<Pushed> {
+  const { inputs, repo } = context
+  const start = await git.fetch(context.base)
+  if (!start)
+    throw new ExternalError(`${context.base} was deleted while rebuilding ${inputs.headBranch}: re-run`)
+  await git.resetHard(start)
+  const edit = editPaths(context, git, target)
+  const changed = await edit.apply()
+  if (changed.length === 0) throw baseChanged(context)
+  const temporary = temporaryBranch(expected)
+  if (!(await api.createBranch(repo, temporary, start))) {
+    throw new ConfigurationError(
+      `branch '${temporary}' exists: this action rebuilds ${inputs.headBranch} through it, so another run is ` +
+        'rebuilding the same branch now, or one that stopped left it behind: once no run is rebuilding, delete ' +
+        `'${temporary}' and re-run`
+    )
+  }
+  let replaced = false
+  try {
+    const additions = await Promise.all(
+      changed.map(async file => ({ path: file, contents: await fs.readFile(path.join(git.cwd, file)) }))
+    )
+    const commit = await api.createCommitOnBranch({
+      repo,
+      branch: temporary,
+      expectedHeadOid: start,
+      message: promotionMessage(context, target),
+      additions
+    })
+    if (commit.kind === 'protected') {
+      throw new ConfigurationError(
+        `GitHub refused the rebuilt commit on the temporary branch '${temporary}' (${commit.message}): let the ` +
+          "token create and commit to branches named 'digest-delivery-rebuild/*', or use commit-via: git"
+      )
+    }
+    if (commit.kind === 'head-moved') {
+      throw new ExternalError(
+        `the temporary branch '${temporary}' moved while rebuilding (another run?): re-run`
+      )
+    }
+    const swapped = await api.updateBranches(repo, [
+      { branch: inputs.headBranch, before: expected, after: commit.oid, force: true },
+      { branch: temporary, before: commit.oid, after: null }
+    ])
+    if (swapped.kind === 'moved') {
+      throw swapped.branch === inputs.headBranch
+        ? headMoved(context)
+        : new ExternalError(
+            `the temporary branch '${temporary}' moved while rebuilding (another run?): re-run`
+          )
+    }
+    if (swapped.kind === 'refused') {
+      if (/protected branch|GH006|GH013|Repository rule violations/i.test(swapped.message)) {
+        throw headProtected(context)
+      }
+      throw new ExternalError(
+        `GitHub refused to move ${inputs.headBranch} to the rebuilt commit ${commit.oid}: ${swapped.message}`
+      )
+    }
+    replaced = true
+    return { files: edit.files(changed), sha: commit.oid }
+  } finally {
+    if (!replaced) await deleteTemporary(context, temporary)
+  }
+}
+
+async function deleteTemporary(context: Context, temporary: string): Promise<void> {
+  const deleted = await context.api.deleteBranch(context.repo, temporary).catch(() => false)
+  if (!deleted) {
+    core.warning(
+      `could not delete the temporary branch '${temporary}' of a failed rebuild: delete it by hand`
+    )
+  }
+}
+
+const baseChanged = (context: Context): Error =>
+  new ExternalError(`${context.base} changed while rebuilding ${context.inputs.headBranch}: re-run`)
+
+const headProtected = (context: Context): Error =>
+  new ConfigurationError(`branch '${context.inputs.headBranch}' is protected: name a head-branch of its own`)
+
+const headMoved = (context: Context): Error =>
+  new ExternalError(
+    `${context.inputs.headBranch} moved while it was being rebuilt (someone pushed to it): nothing was ` +
+      'overwritten; re-run'
+  )
 
 function promotionMessage(context: Context, target: { digest: string; tag?: string }): string {
   const { inputs, deps } = context

@@ -276,7 +276,7 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       open = [{ ...kept, draft: true, autoMerge: false }, ...pulls.slice(1)]
     }
     const pushed = plan.rebuildFrom
-      ? await rebuildHead(context, git, { digest, tag }, plan.rebuildFrom)
+      ? await rebuildHead(context, git, commitApi, { digest, tag }, plan.rebuildFrom)
       : await pinOnHead(context, git, commitApi, { digest, tag })
     const state = newState(context, { from, to, files: pushed.files, verification, verdict, fromEnvironment })
     const source = await sourceCommits(context, from, to)

@@ -23,6 +23,20 @@ export type CommitOutcome =
   | { kind: 'head-moved' }
   | { kind: 'protected'; message: string }
 
+/** One branch of an `updateRefs` call: moved (or deleted, `after: null`) only while it points at `before`. */
+export interface BranchUpdate {
+  branch: string
+  before: string
+  after: string | null
+  /** Allow an update that is not a fast-forward. */
+  force?: boolean
+}
+
+export type BranchesOutcome =
+  { kind: 'updated' } | { kind: 'moved'; branch: string } | { kind: 'refused'; message: string }
+
+const NO_COMMIT = '0'.repeat(40)
+
 /** The GitHub API operations the actions use. */
 export interface GitHubApi {
   /** Creates a branch at `sha`; false when it already exists (someone else created it first). */
@@ -35,6 +49,10 @@ export interface GitHubApi {
     message: string
     additions: FileAddition[]
   }): Promise<CommitOutcome>
+  /** The commit a branch points at; undefined when there is no such branch. */
+  branchHead(repo: RepoName, branch: string): Promise<string | undefined>
+  /** GraphQL `updateRefs`: every update or none, each only while its branch points at `before` (the lease). */
+  updateBranches(repo: RepoName, updates: BranchUpdate[]): Promise<BranchesOutcome>
 }
 
 export interface GitHubApiOptions {
@@ -87,7 +105,31 @@ export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
     throw new ExternalError(`GitHub API: ${what} failed${status ? ` (${status})` : ''}: ${message}`)
   }
 
-  return {
+  const repositoryIds = new Map<string, Promise<string>>()
+  const repositoryId = (repo: RepoName): Promise<string> => {
+    const key = `${repo.owner}/${repo.repo}`.toLowerCase()
+    let id = repositoryIds.get(key)
+    if (!id) {
+      id = client()
+        .then(octokit =>
+          octokit.graphql<{ repository: { id: string } }>(
+            'query ($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id } }',
+            { owner: repo.owner, name: repo.repo }
+          )
+        )
+        .then(
+          answer => answer.repository.id,
+          error => {
+            repositoryIds.delete(key)
+            return fail(`reading the id of ${key}`, error)
+          }
+        )
+      repositoryIds.set(key, id)
+    }
+    return id
+  }
+
+  const api: GitHubApi = {
     async createBranch(repo, branch, sha) {
       const octokit = await client()
       try {
@@ -141,8 +183,46 @@ export function createGitHubApi(options: GitHubApiOptions): GitHubApi {
         }
         return fail('createCommitOnBranch', error)
       }
+    },
+    async branchHead(repo, branch) {
+      const octokit = await client()
+      try {
+        const { data } = await octokit.rest.git.getRef({ ...repo, ref: `heads/${branch}` })
+        return data.object.sha
+      } catch (error) {
+        if ((error as { status?: number }).status === 404) return undefined
+        return fail(`reading branch ${branch}`, error)
+      }
+    },
+    async updateBranches(repo, updates) {
+      const mutation = `mutation ($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }`
+      const id = await repositoryId(repo)
+      const octokit = await client()
+      try {
+        await octokit.graphql(mutation, {
+          input: {
+            repositoryId: id,
+            refUpdates: updates.map(update => ({
+              name: `refs/heads/${update.branch}`,
+              beforeOid: update.before,
+              afterOid: update.after ?? NO_COMMIT,
+              force: update.force ?? false
+            }))
+          }
+        })
+        return { kind: 'updated' }
+      } catch (error) {
+        // GitHub answers a stale beforeOid with a generic error, not a type of its own: the branches tell what
+        // happened. All at `after`: the update landed and only its answer was lost.
+        const heads = await Promise.all(updates.map(update => api.branchHead(repo, update.branch)))
+        if (updates.every((update, i) => heads[i] === (update.after ?? undefined))) return { kind: 'updated' }
+        const moved = updates.find((update, i) => heads[i] !== update.before)
+        if (moved) return { kind: 'moved', branch: moved.branch }
+        return { kind: 'refused', message: (error as Error).message ?? String(error) }
+      }
     }
   }
+  return api
 }
 
 export {
