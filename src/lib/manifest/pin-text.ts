@@ -129,7 +129,8 @@ export function analyseText(
         const inline = dig(yaml, chart, 'valuesInline')
         if (inline) pinHelmValues(session, inline)
       }
-      if (!found && options.addImagesEntries?.length) {
+      // Every image matches `anyImageRequest`: entries it names do not stand for the images of the bases.
+      if ((!found || session.target.anyImage) && options.addImagesEntries?.length) {
         addImagesEntries(session, index, root, options.addImagesEntries)
       }
       return
