@@ -145,7 +145,8 @@ export function analyseText(
     for (const values of embeddedValues(session, root)) pinHelmValues(session, values)
     if (valuesFile) pinHelmValues(session, root)
   })
-  reportUnmanaged(session)
+  // A listing (`anyImageRequest`) takes no mention as the image's, so it has nothing to report.
+  if (!target.anyImage) reportUnmanaged(session)
   return session
 }
 
