@@ -1029,6 +1029,27 @@ describe('promote several images (mode 2)', () => {
     expect(result.commands.some(line => line.startsWith('::error::') && line.includes(API))).toBe(true)
   })
 
+  it('leaves out, with a notice, an image dev pins that staging does not run', async () => {
+    const { repo, token } = await twoImages({ web: built[1]!, api: api[1]! })
+    // Not even through a base: what a base runs, the overlay runs.
+    await gh.commit(repo, {
+      files: {
+        'apps/web/base-web/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
+        'apps/web/base-web/deployment.yaml': DEPLOYMENT_OF([IMAGE]),
+        [STAGING]: overlay(IMAGE, built[0]!.digest, built[0]!.tag).replace('../../base', '../../base-web')
+      },
+      message: 'staging runs web only\n'
+    })
+    const result = await promote(repo, token, fromDev)
+    expect(result.error).toBeUndefined()
+    expect(result.commands.filter(line => line.startsWith('::notice::'))).toEqual([
+      expect.stringContaining(`Not promoted: ${API}, pinned in from-paths but not referenced in paths`)
+    ])
+    // One image left: the singular outputs are that image's.
+    expect(result.outputs).toMatchObject({ operation: 'created', 'head-branch': 'promote/staging/octo-web' })
+    expect(gh.pulls(repo).map(pull => pull.head)).toEqual(['promote/staging/octo-web'])
+  })
+
   it('refuses a head-branch for several images before writing anything, and from-paths that pin none', async () => {
     const { repo, token } = await twoImages({ web: built[1]!, api: api[1]! })
     const before = gh.calls.length
