@@ -2,7 +2,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { runAction, shownText, type ActionResult } from '../support/action-runner.js'
 import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import { readStateBlock } from '../../src/actions/open-promotion-pr/state-block.js'
-import { buildImage, createGitOps, overlay, pinDev, type BuiltImage } from '../support/promotion.js'
+import {
+  buildImage,
+  createGitOps,
+  DEPLOYMENT_OF,
+  overlay,
+  overlayOf,
+  pinDev,
+  type BuiltImage
+} from '../support/promotion.js'
 import { registryEnv, startRegistry, type TestRegistry } from '../support/registry.js'
 
 let gh: LocalGitHub
@@ -84,6 +92,54 @@ const restCalls = (from: number, repo: string) =>
     .filter(call => (call.repo === repo && !call.route.includes('.git/')) || call.route === 'POST /graphql')
 
 describe('open-promotion-pr bundle, run as the runner runs it', () => {
+  it('promotes every image dev pins in one step, and fails naming the one the registry lacks after the other', async () => {
+    const api = await buildImage(
+      registry,
+      'octo/api',
+      '2.1.0',
+      `${gh.serverUrl}/octo/app`,
+      built[1]!.revision
+    )
+    const API = `${registry.host}/octo/api`
+    const missing = { digest: `sha256:${'0f'.repeat(32)}`, tag: '2.9.0' }
+    const { repo, token } = await gitops()
+    const pinned = await gh.commit(repo, {
+      files: {
+        'apps/web/base/deployment.yaml': DEPLOYMENT_OF([IMAGE, API]),
+        'apps/web/overlays/dev/kustomization.yaml': overlayOf([
+          { image: IMAGE, digest: built[1]!.digest, tag: built[1]!.tag },
+          { image: API, digest: missing.digest, tag: missing.tag }
+        ]),
+        [STAGING]: overlayOf([
+          { image: IMAGE, digest: built[0]!.digest, tag: built[0]!.tag },
+          { image: API, digest: api.digest, tag: api.tag }
+        ])
+      },
+      message: 'dev runs web and api\n'
+    })
+    green(repo, pinned)
+    const result = await promote(repo, token, { image: '' })
+    expect(result.exitCode).toBe(1)
+    const errors = result.annotations.filter(a => a.level === 'error').map(a => a.message)
+    expect(errors.at(-1)).toMatch(
+      new RegExp(`^1 of 2 images failed to promote .*: ${API}: .*${missing.digest}`)
+    )
+    // The outputs were set before the step failed: a later step (if: failure()) reads which image failed.
+    expect(JSON.parse(result.outputs.promotions!)).toEqual([
+      expect.objectContaining({
+        image: IMAGE,
+        operation: 'created',
+        'pull-request-number': 1,
+        'head-branch': HEAD
+      }),
+      expect.objectContaining({ image: API, operation: 'failed', 'head-branch': 'promote/staging/octo-api' })
+    ])
+    expect(result.outputs.operation).toBe('')
+    expect(gh.pulls(repo).map(pull => pull.head)).toEqual([HEAD])
+    expect(result.summary).toContain(`to staging: failed`)
+    for (const text of shownText(result)) expect(text).not.toContain(token)
+  })
+
   it('creates, leaves alone on a re-run, updates for a newer digest, and closes once base pins it', async () => {
     const { repo, token, pinned } = await gitops({ allowAutoMerge: true })
     await gh.protectBranch(repo, 'main', { requiredApprovals: 1 })

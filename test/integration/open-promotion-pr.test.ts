@@ -19,8 +19,10 @@ import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js
 import {
   buildImage,
   createGitOps,
+  DEPLOYMENT_OF,
   manyCommits,
   overlay,
+  overlayOf,
   pinDev,
   type BuiltImage
 } from '../support/promotion.js'
@@ -1030,5 +1032,176 @@ describe('promote environment to environment (mode 2)', () => {
     expect(body).toContain('1002 commit(s) in [octo\\/app]')
     expect(body).toMatch(/and \d+ more not listed here/)
     expect(readStateBlock(body)?.to.digest).toBe(image.digest)
+  })
+})
+
+describe('promote several images (mode 2)', () => {
+  const DEV = 'apps/web/overlays/dev/kustomization.yaml'
+  const STAGING = 'apps/web/overlays/staging/kustomization.yaml'
+  let API: string
+  const api: BuiltImage[] = []
+  beforeAll(async () => {
+    API = `${registry.host}/octo/api`
+    for (let i = 1; i <= 2; i++) {
+      api.push(
+        await buildImage(registry, 'octo/api', `2.${i}.0`, `${gh.serverUrl}/octo/app`, built[i]!.revision)
+      )
+    }
+  }, 60_000)
+
+  /** dev pins web and api at `dev`, staging at their first builds; a token for the repository. */
+  async function twoImages(dev: { web: BuiltImage; api: { digest: string; tag: string } }) {
+    const repo = `octo/gitops-${++n}`
+    const pins = (web: BuiltImage, other: { digest: string; tag: string }) =>
+      overlayOf([
+        { image: IMAGE, digest: web.digest, tag: web.tag },
+        { image: API, digest: other.digest, tag: other.tag }
+      ])
+    await gh.createRepo(repo, {
+      defaultBranch: 'main',
+      files: {
+        'apps/web/base/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
+        'apps/web/base/deployment.yaml': DEPLOYMENT_OF([IMAGE, API]),
+        [DEV]: pins(dev.web, dev.api),
+        [STAGING]: pins(built[0]!, api[0]!)
+      }
+    })
+    const token = gh.createToken({
+      repos: { [repo]: { contents: 'write', pullRequests: 'write' }, 'octo/app': { contents: 'read' } },
+      kind: 'app'
+    })
+    return { repo, token, pins }
+  }
+  const fromDev = { 'from-paths': 'apps/web/overlays/dev', paths: 'apps/web/overlays/staging' }
+  const promotionsOf = (outcome: Outcome) =>
+    JSON.parse(outcome.outputs.promotions!) as Array<Record<string, unknown>>
+
+  it('opens one pull request per image dev pins, each on its own branch, and a re-run writes nothing', async () => {
+    const { repo, token, pins } = await twoImages({ web: built[1]!, api: api[1]! })
+    const first = await promote(repo, token, fromDev)
+    expect(first.error).toBeUndefined()
+    expect(promotionsOf(first)).toEqual([
+      expect.objectContaining({
+        image: IMAGE,
+        operation: 'created',
+        'pull-request-number': 1,
+        'head-branch': 'promote/staging/octo-web',
+        verified: true,
+        from: built[0]!.digest,
+        to: built[1]!.digest,
+        files: [STAGING]
+      }),
+      expect.objectContaining({
+        image: API,
+        operation: 'created',
+        'pull-request-number': 2,
+        'head-branch': 'promote/staging/octo-api',
+        from: api[0]!.digest,
+        to: api[1]!.digest,
+        files: [STAGING]
+      })
+    ])
+    // With several images the singular outputs are empty, so no step reads one image's as if it were all.
+    expect(first.outputs).toMatchObject({
+      operation: '',
+      'pull-request-number': '',
+      'head-branch': '',
+      promoted: ''
+    })
+    // Each branch holds its own image's promotion and nothing of the other's.
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(pins(built[1]!, api[0]!))
+    expect(await gh.readFile(repo, 'promote/staging/octo-api', STAGING)).toBe(pins(built[0]!, api[1]!))
+    const pulls = gh.pulls(repo)
+    expect(pulls.map(pull => [pull.head, readStateBlock(pull.body!)?.image])).toEqual([
+      ['promote/staging/octo-web', IMAGE],
+      ['promote/staging/octo-api', API]
+    ])
+    expect(first.summary).toContain(`### Promotion of \`${IMAGE}\` to staging: created`)
+    expect(first.summary).toContain(`### Promotion of \`${API}\` to staging: created`)
+
+    const again = gh.calls.length
+    const second = await promote(repo, token, fromDev)
+    expect(second.error).toBeUndefined()
+    expect(promotionsOf(second).map(p => [p.image, p.operation, p['pull-request-number']])).toEqual([
+      [IMAGE, 'unchanged', 1],
+      [API, 'unchanged', 2]
+    ])
+    const rerun = [...apiCalls(again, repo), ...graphqlCalls(again)]
+    expect(rerun.filter(call => call.write)).toEqual([])
+    process.stderr.write(`two images, re-run: ${rerun.length} API calls\n`)
+  })
+
+  it('promotes only the image images names, with the singular outputs of one image', async () => {
+    const { repo, token } = await twoImages({ web: built[1]!, api: api[1]! })
+    const result = await promote(repo, token, { ...fromDev, images: API })
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({
+      operation: 'created',
+      'pull-request-number': '1',
+      'head-branch': 'promote/staging/octo-api'
+    })
+    expect(JSON.parse(result.outputs.promoted!)).toEqual({
+      image: API,
+      from: api[0]!.digest,
+      to: api[1]!.digest,
+      files: [STAGING]
+    })
+    expect(promotionsOf(result)).toEqual([
+      expect.objectContaining({ image: API, operation: 'created', 'head-branch': 'promote/staging/octo-api' })
+    ])
+    expect(gh.pulls(repo).map(pull => pull.head)).toEqual(['promote/staging/octo-api'])
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
+  })
+
+  it("fails naming the image whose digest the registry lacks, once the other's pull request is open", async () => {
+    const missing = { digest: `sha256:${'0f'.repeat(32)}`, tag: '2.9.0' }
+    const { repo, token } = await twoImages({ web: built[1]!, api: missing })
+    const result = await promote(repo, token, fromDev)
+    expect(result.error).toMatch(new RegExp(`^1 of 2 images failed to promote .*: ${API}: `))
+    expect(result.error).not.toContain(`${IMAGE}:`)
+    const [web, other] = promotionsOf(result)
+    expect(web).toMatchObject({ image: IMAGE, operation: 'created', 'pull-request-number': 1 })
+    expect(other).toMatchObject({
+      image: API,
+      operation: 'failed',
+      'head-branch': 'promote/staging/octo-api'
+    })
+    expect(String(other!.error)).toContain(missing.digest)
+    expect(gh.pulls(repo).map(pull => pull.head)).toEqual(['promote/staging/octo-web'])
+    expect(result.summary).toContain(`### Promotion of \`${API}\` to staging: failed`)
+    expect(result.commands.some(line => line.startsWith('::error::') && line.includes(API))).toBe(true)
+  })
+
+  it('leaves out, with a notice, an image dev pins that staging does not run', async () => {
+    const { repo, token } = await twoImages({ web: built[1]!, api: api[1]! })
+    // Not even through a base: what a base runs, the overlay runs.
+    await gh.commit(repo, {
+      files: {
+        'apps/web/base-web/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
+        'apps/web/base-web/deployment.yaml': DEPLOYMENT_OF([IMAGE]),
+        [STAGING]: overlay(IMAGE, built[0]!.digest, built[0]!.tag).replace('../../base', '../../base-web')
+      },
+      message: 'staging runs web only\n'
+    })
+    const result = await promote(repo, token, fromDev)
+    expect(result.error).toBeUndefined()
+    expect(result.commands.filter(line => line.startsWith('::notice::'))).toEqual([
+      expect.stringContaining(`Not promoted: ${API}, pinned in from-paths but not referenced in paths`)
+    ])
+    // One image left: the singular outputs are that image's.
+    expect(result.outputs).toMatchObject({ operation: 'created', 'head-branch': 'promote/staging/octo-web' })
+    expect(gh.pulls(repo).map(pull => pull.head)).toEqual(['promote/staging/octo-web'])
+  })
+
+  it('refuses a head-branch for several images before writing anything, and from-paths that pin none', async () => {
+    const { repo, token } = await twoImages({ web: built[1]!, api: api[1]! })
+    const before = gh.calls.length
+    const named = await promote(repo, token, { ...fromDev, 'head-branch': 'promote/everything' })
+    expect(named.error).toContain(`input 'from-paths' pins ${IMAGE}, ${API}: this promotes several images`)
+    expect(apiCalls(before, repo).filter(call => call.write)).toEqual([])
+    const none = await promote(repo, token, { ...fromDev, 'from-paths': 'apps/web/base' })
+    expect(none.error).toContain(
+      "input 'from-paths' (apps/web/base) pins no image by digest on main (by tag only:"
+    )
   })
 })

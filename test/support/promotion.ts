@@ -18,6 +18,16 @@ export interface BuiltImage {
 export const overlay = (image: string, digest: string, tag: string): string =>
   `# overlay\nresources:\n  - ../../base\nimages:\n  - name: ${image}\n    newTag: ${tag}\n    digest: ${digest}\n`
 
+/** An overlay pinning several images, each as `overlay` pins one. */
+export const overlayOf = (pins: Array<{ image: string; digest: string; tag: string }>): string =>
+  `# overlay\nresources:\n  - ../../base\nimages:\n` +
+  pins.map(pin => `  - name: ${pin.image}\n    newTag: ${pin.tag}\n    digest: ${pin.digest}\n`).join('')
+
+/** A Deployment running one container per image. */
+export const DEPLOYMENT_OF = (images: string[]): string =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n` +
+  images.map((image, i) => `        - name: c${i}\n          image: ${image}:0.0.1\n`).join('')
+
 export const BASE_DEPLOYMENT = (image: string): string =>
   `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: ${image}:0.0.1\n`
 

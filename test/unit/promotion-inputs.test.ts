@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
-import { parseDuration, readInputs, slug } from '../../src/actions/open-promotion-pr/inputs.js'
+import {
+  chooseImage,
+  forImage,
+  parseDuration,
+  readInputs,
+  refuseForSeveral,
+  slug
+} from '../../src/actions/open-promotion-pr/inputs.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
 import { mapInputs } from '../../src/lib/inputs.js'
 
@@ -14,10 +21,9 @@ describe('open-promotion-pr inputs', () => {
     expect(inputs).toMatchObject({
       environment: 'staging',
       repository: 'octo/gitops',
-      image: 'ghcr.io/octo/web-app',
+      images: [{ image: 'ghcr.io/octo/web-app', headBranch: 'promote/staging/octo-web-app' }],
       digest: DIGEST,
       tag: '1.2.3',
-      headBranch: 'promote/staging/octo-web-app',
       fromPaths: [],
       whenUnverified: 'skip',
       closeSuperseded: true,
@@ -53,8 +59,50 @@ describe('open-promotion-pr inputs', () => {
       autoMerge: 'squash',
       requireVerdict: true,
       sourceToken: 'other',
-      headBranch: 'promote/staging/octo-web'
+      images: [{ image: 'ghcr.io/octo/web', headBranch: 'promote/staging/octo-web' }]
     })
+  })
+
+  const fromDev = { 'from-paths': 'apps/web/overlays/dev', paths: 'apps/web/overlays/staging' }
+
+  it('promotes the images named in images, one head branch each, or leaves the choice to from-paths', () => {
+    const inputs = read({ ...fromDev, images: 'ghcr.io/octo/web\n\nghcr.io/octo/api\n' })
+    expect(inputs.images).toEqual([
+      expect.objectContaining({ image: 'ghcr.io/octo/web', headBranch: 'promote/staging/octo-web' }),
+      expect.objectContaining({ image: 'ghcr.io/octo/api', headBranch: 'promote/staging/octo-api' })
+    ])
+    expect(inputs.headBranchInput).toBeUndefined()
+    // One line is one image: what head-branch, tag and aliases describe.
+    const one = read({ ...fromDev, images: 'ghcr.io/octo/web', 'head-branch': 'promote/web', tag: '1.2.0' })
+    expect(one.images).toEqual([
+      expect.objectContaining({ image: 'ghcr.io/octo/web', headBranch: 'promote/web' })
+    ])
+    expect(read(fromDev).images).toEqual([])
+
+    const each = forImage(
+      read(fromDev),
+      chooseImage(read(fromDev), 'registry.local:5000/octo/Web'.toLowerCase())
+    )
+    expect(each).toMatchObject({
+      image: 'registry.local:5000/octo/web',
+      headBranch: 'promote/staging/octo-web',
+      fromPaths: ['apps/web/overlays/dev']
+    })
+    expect(each).not.toHaveProperty('images')
+  })
+
+  it('refuses what belongs to one image when several are promoted', () => {
+    expect(() =>
+      refuseForSeveral({ headBranchInput: undefined, tag: undefined, aliases: [] }, 'x')
+    ).not.toThrow()
+    expect(() =>
+      refuseForSeveral(
+        { headBranchInput: 'promote/all', tag: undefined, aliases: ['mirror/web'] },
+        "input 'from-paths' pins a, b: this"
+      )
+    ).toThrow(
+      "input 'from-paths' pins a, b: this promotes several images, each on its own pull request, and 'head-branch', 'aliases' belong to one image"
+    )
   })
 
   it.each([
@@ -70,7 +118,46 @@ describe('open-promotion-pr inputs', () => {
     [{ image: 'ghcr.io/octo/api', 'image-ref': `ghcr.io/octo/web@${DIGEST}` }, /name different repositories/],
     [{ image: 'ghcr.io/octo/web', 'from-paths': 'dev' }, /'paths' is required with 'from-paths'/],
     [{ 'image-ref': `ghcr.io/octo/web@${DIGEST}`, paths: 'prod' }, /'paths' is given without 'from-paths'/],
-    [{ 'from-paths': 'dev', paths: 'prod' }, /'image' is required with 'from-paths'/],
+    [
+      { image: 'ghcr.io/octo/web', images: 'ghcr.io/octo/api', 'from-paths': 'dev', paths: 'prod' },
+      /'image' and 'images' are both given/
+    ],
+    [{ images: 'ghcr.io/octo/web' }, /'images' needs 'from-paths' and 'paths'/],
+    [
+      {
+        images: 'ghcr.io/octo/web',
+        'image-ref': `ghcr.io/octo/web@${DIGEST}`,
+        'from-paths': 'dev',
+        paths: 'prod'
+      },
+      /'image-ref' and 'images' are both given/
+    ],
+    [
+      { images: 'ghcr.io/octo/web:1.0', 'from-paths': 'dev', paths: 'prod' },
+      /'images' must be a repository name/
+    ],
+    [{ images: 'ghcr.io/octo/Web', 'from-paths': 'dev', paths: 'prod' }, /must be lowercase/],
+    [{ images: 'octo/web\ndocker.io/octo/web', 'from-paths': 'dev', paths: 'prod' }, /one repository twice/],
+    [
+      { images: 'octo/web\nocto/api', 'from-paths': 'dev', paths: 'prod', 'head-branch': 'promote/both' },
+      /'images' promotes several images.*'head-branch' belongs to one image/
+    ],
+    [
+      { images: 'octo/web\nocto/api', 'from-paths': 'dev', paths: 'prod', tag: '1.0' },
+      /'tag' belongs to one image/
+    ],
+    [
+      { images: 'octo/web\nocto/api', 'from-paths': 'dev', paths: 'prod', aliases: 'mirror/web' },
+      /'aliases' belongs to one image/
+    ],
+    [
+      {
+        images: Array.from({ length: 31 }, (_, i) => `octo/app-${i}`).join('\n'),
+        'from-paths': 'd',
+        paths: 'p'
+      },
+      /names 31 images, more than the 30/
+    ],
     [
       { 'image-ref': `ghcr.io/octo/web@${DIGEST}`, 'require-status': 'ci' },
       /'require-status' needs 'from-paths'/

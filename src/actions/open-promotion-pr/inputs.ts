@@ -1,6 +1,6 @@
 import { COMMIT_VIA, parseAuthor, readImageRef } from '../bump-manifest/inputs.js'
 import { ConfigurationError } from '../../lib/errors.js'
-import { parseImageRef, type ImageRef } from '../../lib/image-ref.js'
+import { parseImageRef, sameRepository, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Identity } from '../../lib/git/index.js'
 
@@ -11,6 +11,7 @@ export const INPUTS = [
   'base',
   'head-branch',
   'image',
+  'images',
   'image-ref',
   'from-environment',
   'from-paths',
@@ -48,7 +49,8 @@ export const OUTPUTS = [
   'head-sha',
   'verified',
   'promoted',
-  'auto-merge'
+  'auto-merge',
+  'promotions'
 ] as const
 export type OutputName = (typeof OUTPUTS)[number]
 
@@ -57,6 +59,26 @@ export const AUTO_MERGE = ['merge', 'squash', 'rebase'] as const
 export const DEFAULT_TITLE = 'Promote {image}:{tag} to {environment}'
 export const DEFAULT_COMMIT_MESSAGE = 'Promote {image} to {reference}'
 const TITLE_PLACEHOLDERS = ['environment', 'image', 'tag', 'short-digest', 'from-environment'] as const
+/** Each image is a clone, a pull request and its API calls: a tree that pins more is a mistake, or hostile. */
+export const MAX_IMAGES = 30
+
+/** One image to promote, and the branch its pull request is opened from. */
+export interface ImageChoice {
+  image: string
+  imageRef: ImageRef
+  headBranch: string
+}
+
+/** The inputs of one run: what every image's promotion shares, and the images named. */
+export interface ActionInputs extends Omit<PromotionInputs, keyof ImageChoice> {
+  /**
+   * The images named by `image`, `images` or `image-ref`, each promoted on its own pull request. Empty in mode 2
+   * when none is named: every image `from-paths` pin by digest.
+   */
+  images: ImageChoice[]
+  /** `head-branch` as given; undefined: each image's default. */
+  headBranchInput?: string
+}
 
 export interface PromotionInputs {
   environment: string
@@ -100,7 +122,7 @@ export interface PromotionInputs {
 }
 
 /** Reads and validates every input once. */
-export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): PromotionInputs {
+export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): ActionInputs {
   const read = new InputReader<InputName>(source)
   const environment = read.required('environment')
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(environment)) {
@@ -136,21 +158,26 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): Promoti
         "or leave 'paths' empty to open a pull request for a branch bump-manifest committed to"
     )
   }
-  const { image, imageRef, digest, tag } = readImage(read, fromPaths.length > 0)
+  const { named, digest, tag } = readImages(read, fromPaths.length > 0)
 
   const base = read.optional('base') || undefined
-  const headBranch = read.optional('head-branch') || `promote/${environment}/${slug(imageRef.repository)}`
-  if (!isBranchName(headBranch)) {
-    throw new ConfigurationError(`input 'head-branch': '${headBranch}' is not a valid branch name`)
+  const headBranchInput = read.optional('head-branch') || undefined
+  if (headBranchInput !== undefined && !isBranchName(headBranchInput)) {
+    throw new ConfigurationError(`input 'head-branch': '${headBranchInput}' is not a valid branch name`)
   }
   if (base !== undefined && !isBranchName(base)) {
     throw new ConfigurationError(`input 'base': '${base}' is not a valid branch name`)
   }
-  if (base !== undefined && base === headBranch) {
+  if (base !== undefined && base === headBranchInput) {
     throw new ConfigurationError(
       `inputs 'base' and 'head-branch' are both '${base}': name a branch of its own`
     )
   }
+  const images = named.map(({ image, imageRef }) => ({
+    image,
+    imageRef,
+    headBranch: headBranchInput ?? defaultHeadBranch(environment, imageRef)
+  }))
 
   const title = read.optional('title', DEFAULT_TITLE)
   for (const match of title.matchAll(/\{([a-z-]+)\}/g)) {
@@ -193,21 +220,23 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): Promoti
     }
   }
 
+  const aliases = readAliases(read)
+  if (images.length > 1) refuseForSeveral({ headBranchInput, tag, aliases }, "input 'images'")
+
   return {
     environment,
     repository,
     token,
     base,
-    headBranch,
-    image,
-    imageRef,
+    headBranchInput,
+    images,
     digest,
     tag,
     fromEnvironment: read.optional('from-environment') || undefined,
     fromPaths,
     paths,
     helmPaths: read.lines('helm-paths'),
-    aliases: readAliases(read),
+    aliases,
     requireStatus,
     minSoakMs: parseDuration(read.optional('min-soak')),
     whenUnverified: read.oneOf('when-unverified', WHEN_UNVERIFIED, 'skip'),
@@ -230,35 +259,119 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): Promoti
   }
 }
 
-function readImage(
+function readImages(
   read: InputReader<InputName>,
   promoting: boolean
-): { image: string; imageRef: ImageRef; digest?: string; tag?: string } {
+): { named: Array<{ image: string; imageRef: ImageRef }>; digest?: string; tag?: string } {
   const imageInput = read.optional('image')
+  const imagesInput = read.lines('images')
   const refInput = read.optional('image-ref')
   const tagInput = read.optional('tag') || undefined
   if (tagInput && !/^[\w][\w.-]{0,127}$/.test(tagInput)) {
     throw new ConfigurationError(`input 'tag': '${tagInput}' is not a valid tag`)
   }
-  if (refInput) return readImageRef(refInput, imageInput, tagInput)
+  if (imageInput && imagesInput.length > 0) {
+    throw new ConfigurationError(
+      "inputs 'image' and 'images' are both given: name one image with 'image', or several with 'images' (one per line)"
+    )
+  }
+  if (imagesInput.length > 0) {
+    if (!promoting) {
+      throw new ConfigurationError(
+        "input 'images' needs 'from-paths' and 'paths': it chooses which images they pin to promote; to open a " +
+          "pull request for a branch, give 'image-ref'"
+      )
+    }
+    if (refInput) {
+      throw new ConfigurationError(
+        "inputs 'image-ref' and 'images' are both given: 'image-ref' names one image and its digest; give it with " +
+          "'image' (or alone), or leave it out to promote what 'from-paths' pin"
+      )
+    }
+    if (imagesInput.length > MAX_IMAGES) {
+      throw new ConfigurationError(
+        `input 'images' names ${imagesInput.length} images, more than the ${MAX_IMAGES} one step promotes: split them over several steps`
+      )
+    }
+    const named = imagesInput.map(image => ({ image, imageRef: repositoryName(image, 'images') }))
+    named.forEach(({ image, imageRef }, index) => {
+      const twice = named.findIndex(other => sameRepository(other.imageRef, imageRef))
+      if (twice !== index) {
+        throw new ConfigurationError(
+          `input 'images' names one repository twice (${named[twice]!.image} and ${image}): name each image once`
+        )
+      }
+    })
+    return { named, tag: tagInput }
+  }
+  if (refInput) {
+    const { image, imageRef, digest, tag } = readImageRef(refInput, imageInput, tagInput)
+    return { named: [{ image, imageRef }], digest, tag }
+  }
   if (!promoting) {
     throw new ConfigurationError(
       "input 'image-ref' is required to open a pull request for a branch (name[:tag]@sha256:…, e.g. " +
         "build-and-digest's tagged-ref); or give 'from-paths' and 'paths' to promote from the environment before"
     )
   }
-  if (!imageInput) {
-    throw new ConfigurationError(
-      "input 'image' is required with 'from-paths': the repository name to promote (e.g. ghcr.io/owner/app)"
-    )
-  }
-  const imageRef = parseImageRef(imageInput)
+  // Neither: every image `from-paths` pin by digest, listed once base is cloned.
+  if (!imageInput) return { named: [], tag: tagInput }
+  return { named: [{ image: imageInput, imageRef: repositoryName(imageInput, 'image') }], tag: tagInput }
+}
+
+/** A repository name without tag or digest, as `image` and each line of `images` must be. */
+function repositoryName(text: string, input: 'image' | 'images'): ImageRef {
+  const imageRef = parseImageRef(text)
   if (imageRef.tag || imageRef.digest) {
     throw new ConfigurationError(
-      `input 'image' must be a repository name without tag or digest, got '${imageInput}'`
+      `input '${input}' must be a repository name without tag or digest, got '${text}'`
     )
   }
-  return { image: imageInput, imageRef, tag: tagInput }
+  return imageRef
+}
+
+/**
+ * Inputs that belong to one image, refused when several are promoted: one branch cannot hold several promotions, and
+ * a tag or other spellings describe one image.
+ */
+export function refuseForSeveral(
+  inputs: Pick<ActionInputs, 'headBranchInput' | 'tag' | 'aliases'>,
+  several: string
+): void {
+  const given = [
+    inputs.headBranchInput !== undefined ? 'head-branch' : undefined,
+    inputs.tag !== undefined ? 'tag' : undefined,
+    inputs.aliases.length > 0 ? 'aliases' : undefined
+  ].filter((name): name is string => name !== undefined)
+  if (given.length === 0) return
+  throw new ConfigurationError(
+    `${several} promotes several images, each on its own pull request, and ${given.map(name => `'${name}'`).join(', ')} ` +
+      `belong${given.length === 1 ? 's' : ''} to one image: leave ${given.length === 1 ? 'it' : 'them'} empty (each ` +
+      "image gets its own head branch promote/<environment>/<image>), or promote one image per step with 'image'"
+  )
+}
+
+/** The image to promote named `name`, as listed from `from-paths` (parsed there already). */
+export function chooseImage(inputs: ActionInputs, name: string): ImageChoice {
+  const imageRef = parseImageRef(name)
+  return {
+    image: name,
+    imageRef,
+    headBranch: inputs.headBranchInput ?? defaultHeadBranch(inputs.environment, imageRef)
+  }
+}
+
+/** The inputs of one image's promotion. */
+export function forImage(inputs: ActionInputs, choice: ImageChoice): PromotionInputs {
+  const shared: Partial<ActionInputs> = { ...inputs }
+  delete shared.images
+  delete shared.headBranchInput
+  return { ...(shared as Omit<ActionInputs, 'images' | 'headBranchInput'>), ...choice }
+}
+
+/** `promote/<environment>/<repository, slugged>`: one pull request per environment and image. */
+function defaultHeadBranch(environment: string, imageRef: ImageRef): string {
+  return `promote/${environment}/${slug(imageRef.repository)}`
 }
 
 function readAliases(read: InputReader<InputName>): string[] {

@@ -24,9 +24,19 @@ import { planHead, pinOnHead, rebuildHead } from './head-branch.js'
 import type { Context, Result } from './promotion.js'
 import { closeDuplicates, closeUnneeded, holdAsDraft, propose, unchanged } from './pull-request.js'
 import { sourceCommits } from './source-commits.js'
-import { readInputs, type OutputName, type PromotionInputs } from './inputs.js'
-import { code, link, text } from './markdown.js'
-import { readPins } from './pins.js'
+import {
+  chooseImage,
+  forImage,
+  MAX_IMAGES,
+  readInputs,
+  refuseForSeveral,
+  type ActionInputs,
+  type ImageChoice,
+  type OutputName,
+  type PromotionInputs
+} from './inputs.js'
+import { listPinnedImages, readPins } from './pins.js'
+import { promoteEach, reportPromotions } from './promotions.js'
 import {
   readStateBlock,
   type ImageVersion,
@@ -80,7 +90,10 @@ export async function run(deps: Collaborators = defaultCollaborators()): Promise
   await runAction(() => openPromotionPr(deps))
 }
 
-/** Opens or updates the one pull request for this environment and image, or closes it when it is no longer needed. */
+/**
+ * Opens or updates the one pull request for this environment and each image (the one named, or every image
+ * `from-paths` pin), or closes it when it is no longer needed.
+ */
 export async function openPromotionPr(deps: Collaborators): Promise<void> {
   const inputs = readInputs(deps.inputs, deps.env)
   const serverUrl = (deps.env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '')
@@ -88,34 +101,56 @@ export async function openPromotionPr(deps: Collaborators): Promise<void> {
   const clients = deps.github(inputs.token, deps.env.GITHUB_API_URL)
   const api = clients.pulls
   const base = inputs.base ?? (await api.defaultBranch(repo))
-  if (base === inputs.headBranch) {
-    throw new ConfigurationError(
-      `input 'head-branch' is '${base}', the base branch itself: name a branch of its own (or leave it empty)`
-    )
-  }
-  const context: Context = { deps, inputs, repo, api, base, serverUrl }
-  const result =
-    inputs.fromPaths.length > 0 ? await promote(context, clients.commits) : await openForBranch(context)
+  const shared = { deps, repo, api, base, serverUrl }
+  const images = inputs.images.length > 0 ? inputs.images : await listFromPaths(shared, inputs)
+  // One image after another, each in its own clone, so that one image's failure leaves the others' pull requests.
+  const promotions = await promoteEach(images, async image => {
+    if (base === image.headBranch) {
+      throw new ConfigurationError(
+        `input 'head-branch' is '${base}', the base branch itself: name a branch of its own (or leave it empty)`
+      )
+    }
+    const context: Context = { ...shared, inputs: forImage(inputs, image) }
+    return inputs.fromPaths.length > 0
+      ? await promote(context, clients.commits)
+      : await openForBranch(context)
+  })
+  await reportPromotions(deps, { environment: inputs.environment, base }, promotions)
+}
 
-  deps.setOutput('operation', result.operation)
-  deps.setOutput('pull-request-number', result.pull ? String(result.pull.number) : '')
-  deps.setOutput('pull-request-url', result.pull?.url ?? '')
-  deps.setOutput('head-branch', inputs.headBranch)
-  deps.setOutput('head-sha', result.headSha)
-  deps.setOutput('verified', String(result.verified))
-  deps.setOutput(
-    'promoted',
-    JSON.stringify({ image: inputs.image, from: result.from ?? null, to: result.to, files: result.files })
-  )
-  deps.setOutput('auto-merge', String(result.autoMerge))
-  const where = result.pull ? ` ${link(`#${result.pull.number}`, result.pull.url)}` : ''
-  await deps.writeSummary(
-    `### Promotion of ${code(inputs.image)} to ${text(inputs.environment)}: ${result.operation}${where}\n\n` +
-      `Proposes ${code(result.to)} on ${code(inputs.headBranch)} into ${code(base)}.\n`
-  )
-  core.info(
-    `Promotion to ${inputs.environment}: ${result.operation}${result.pull ? ` (#${result.pull.number})` : ''}`
-  )
+/** Mode 2 with no image named: every image `from-paths` pin by digest on base (and `paths` reference). */
+async function listFromPaths(shared: Omit<Context, 'inputs'>, inputs: ActionInputs): Promise<ImageChoice[]> {
+  const { deps } = shared
+  const tempDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'open-promotion-pr-'))
+  try {
+    const git = createGit({
+      runner: deps.runner,
+      cwd: tempDir,
+      token: inputs.token,
+      serverUrl: shared.serverUrl
+    })
+    await cloneBase(git, { ...shared, inputs })
+    const listed = await listPinnedImages({
+      root: tempDir,
+      fromPaths: inputs.fromPaths,
+      paths: inputs.paths,
+      helmPaths: inputs.helmPaths,
+      base: shared.base,
+      maxImages: MAX_IMAGES
+    })
+    if (listed.notInPaths.length > 0) {
+      core.notice(
+        `Not promoted: ${listed.notInPaths.join(', ')}, pinned in from-paths but not referenced in paths ` +
+          `(${inputs.paths.join(', ')}); name it in 'images' to be told what is missing`
+      )
+    }
+    if (listed.images.length > 1)
+      refuseForSeveral(inputs, `input 'from-paths' pins ${listed.images.join(', ')}: this`)
+    core.info(`Promoting what from-paths pin on ${shared.base}: ${listed.images.join(', ')}`)
+    return listed.images.map(image => chooseImage(inputs, image))
+  } finally {
+    await fs.rm(tempDir, { recursive: true, force: true })
+  }
 }
 
 /** Mode 1: bump-manifest committed to `head-branch`; open or update the pull request for it. */
@@ -292,7 +327,10 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
   }
 }
 
-async function cloneBase(git: GitCommandManager, context: Context): Promise<void> {
+async function cloneBase(
+  git: GitCommandManager,
+  context: Pick<Context, 'serverUrl' | 'base'> & { inputs: Pick<PromotionInputs, 'repository'> }
+): Promise<void> {
   try {
     await git.clone(`${context.serverUrl}/${context.inputs.repository}.git`, context.base)
   } catch (error) {

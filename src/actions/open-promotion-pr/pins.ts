@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../../lib/errors.js'
-import { parseImageRef } from '../../lib/image-ref.js'
-import { pinTree, type PinTreeResult } from '../../lib/manifest/index.js'
+import { parseImageRef, sameRepository } from '../../lib/image-ref.js'
+import { listImages, pinTree, type PinTreeResult } from '../../lib/manifest/index.js'
 
 /** A digest no manifest pins: reading with it reports every reference as a change from what it pins now. */
 const PROBE_DIGEST = `sha256:${'0'.repeat(64)}`
@@ -79,4 +79,76 @@ export async function readPins(options: {
     byDigest.set(ref.digest, pin)
   }
   return { pins: [...byDigest.values()], unpinned, result }
+}
+
+/** The images to promote when none is named, and the ones left out with why. */
+export interface PinnedImages {
+  /** Names as `from-paths` first write them, in the order they do. */
+  images: string[]
+  /** Images `from-paths` pin by digest that `paths` do not reference: there is nothing to pin them in. */
+  notInPaths: string[]
+}
+
+/**
+ * Which images `from-paths` pin by digest, among those `paths` reference too: the engine run read-only over both.
+ * A file of `from-paths` that cannot be read is an error: what it pins would be missed without a word.
+ */
+export async function listPinnedImages(options: {
+  root: string
+  fromPaths: string[]
+  paths: string[]
+  helmPaths: string[]
+  base: string
+  maxImages: number
+}): Promise<PinnedImages> {
+  const list = async (paths: string[], input: string) => {
+    try {
+      return await listImages({ root: options.root, paths, helmPaths: options.helmPaths })
+    } catch (error) {
+      if (error instanceof ConfigurationError)
+        throw new ConfigurationError(`input '${input}': ${error.message}`)
+      throw error
+    }
+  }
+  const upstream = await list(options.fromPaths, 'from-paths')
+  const unreadable = upstream.errors.filter(error => error.kind !== 'encoding')
+  if (unreadable.length > 0) {
+    throw new ConfigurationError(
+      `input 'from-paths': ${unreadable.length} file(s) could not be read, so which images they pin is not known: ` +
+        `${unreadable
+          .slice(0, 5)
+          .map(error => error.message)
+          .join('; ')}; fix them, or name the images to promote with 'image' or 'images'`
+    )
+  }
+  const pinned = upstream.images.filter(image => image.references.some(ref => ref.digest !== undefined))
+  if (pinned.length === 0) {
+    const named = upstream.images.map(image => image.name)
+    throw new ConfigurationError(
+      `input 'from-paths' (${options.fromPaths.join(', ')}) pins no image by digest on ${options.base}` +
+        (named.length > 0 ? ` (by tag only: ${named.slice(0, 10).join(', ')})` : '') +
+        ': pin them there first with bump-manifest, or check from-paths'
+    )
+  }
+  const here = (await list(options.paths, 'paths')).images.map(image => parseImageRef(image.name))
+  const images: string[] = []
+  const notInPaths: string[] = []
+  for (const image of pinned) {
+    const ref = parseImageRef(image.name)
+    if (here.some(other => sameRepository(other, ref))) images.push(image.name)
+    else notInPaths.push(image.name)
+  }
+  if (images.length === 0) {
+    throw new ConfigurationError(
+      `input 'paths' (${options.paths.join(', ')}) references none of the images 'from-paths' pin by digest on ` +
+        `${options.base} (${notInPaths.slice(0, 10).join(', ')}): check paths`
+    )
+  }
+  if (images.length > options.maxImages) {
+    throw new ConfigurationError(
+      `input 'from-paths' pins ${images.length} images by digest that 'paths' reference, more than the ` +
+        `${options.maxImages} one step promotes: name the ones to promote with 'images', over several steps`
+    )
+  }
+  return { images, notInPaths }
 }

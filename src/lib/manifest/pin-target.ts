@@ -18,6 +18,8 @@ export interface PinTarget {
   pinned(name: string): string
   /** Strings one of which any reference to the image contains, for the cheap text prefilter. */
   needles: string[]
+  /** True for the target of `anyImageRequest`: every reference matches, whatever it names. */
+  anyImage?: boolean
 }
 
 const targets = new WeakMap<PinRequest, PinTarget>()
@@ -66,6 +68,34 @@ export function preparePin(request: PinRequest): PinTarget {
   }
   targets.set(request, target)
   return target
+}
+
+/** A digest no manifest pins: reading with it reports every reference as a change from what it pins now. */
+export const PROBE_DIGEST = `sha256:${'0'.repeat(64)}`
+
+/**
+ * A request whose target matches every image reference, so a read-only run of the engine reports every reference
+ * of the tree as a change from what it pins now: the image listing, through the same editors as a pin. Never written.
+ */
+export function anyImageRequest(helmPaths: readonly string[] = []): PinRequest {
+  const request: PinRequest = { image: '', digest: PROBE_DIGEST, helmPaths }
+  targets.set(request, {
+    request,
+    digest: PROBE_DIGEST,
+    helmPaths: helmPaths.filter(p => p.trim() !== '').map(p => parseHelmPath(p.trim())),
+    match(text) {
+      try {
+        return parseImageRef(text)
+      } catch {
+        return undefined
+      }
+    },
+    pinned: name => `${name}@${PROBE_DIGEST}`,
+    // Every text contains '': every YAML file is parsed.
+    needles: [''],
+    anyImage: true
+  })
+  return request
 }
 
 function isTag(name: string, tag: string): boolean {

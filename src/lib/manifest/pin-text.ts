@@ -129,7 +129,8 @@ export function analyseText(
         const inline = dig(yaml, chart, 'valuesInline')
         if (inline) pinHelmValues(session, inline)
       }
-      if (!found && options.addImagesEntries?.length) {
+      // Every image matches `anyImageRequest`: entries it names do not stand for the images of the bases.
+      if ((!found || session.target.anyImage) && options.addImagesEntries?.length) {
         addImagesEntries(session, index, root, options.addImagesEntries)
       }
       return
@@ -144,7 +145,8 @@ export function analyseText(
     for (const values of embeddedValues(session, root)) pinHelmValues(session, values)
     if (valuesFile) pinHelmValues(session, root)
   })
-  reportUnmanaged(session)
+  // A listing (`anyImageRequest`) takes no mention as the image's, so it has nothing to report.
+  if (!target.anyImage) reportUnmanaged(session)
   return session
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, promises as fs, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError, errorMessage, ExternalError } from '../errors.js'
-import { parseImageRef } from '../image-ref.js'
+import { parseImageRef, sameRepository } from '../image-ref.js'
 import { readText, type Candidate } from './files.js'
 import { globDepth, globToRegExp, hasGlob, staticPrefix } from './glob.js'
 import { analyseText, pinText } from './pin-text.js'
@@ -10,6 +10,8 @@ import { EditSession } from './file-edits.js'
 import { preparePin, type PinTarget } from './pin-target.js'
 import type {
   ImagesEntryToAdd,
+  PinRequest,
+  PinTextOptions,
   PinTextResult,
   PinTreeOptions,
   PinTreeResult,
@@ -43,18 +45,56 @@ export async function pinTree(options: PinTreeOptions): Promise<PinTreeResult> {
   }
 }
 
+/**
+ * What a pin of `paths` would find, never applied: each reference's `old` at its line in the original text, even in a
+ * file whose edit could not be made. Read-only, one thread.
+ */
+export async function readTree(
+  options: Omit<PinTreeOptions, 'write' | 'check' | 'worker'>
+): Promise<PinTreeResult> {
+  const target = preparePin(options.request)
+  return pinFiles(options, target, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, undefined, analyseOnly)
+}
+
+function analyseOnly(
+  text: string,
+  file: string,
+  request: PinRequest,
+  options?: PinTextOptions
+): PinTextResult {
+  const session = analyseText(text, file, preparePin(request), options)
+  const nothing = { text, changes: [], unchanged: [], notManaged: [], previous: [] }
+  if (!(session instanceof EditSession)) return { ...nothing, errors: [session] }
+  // An `images:` entry added for an overlay is reported where its base references the image.
+  const changes = session.changes.map(change => ({
+    file: change.previous?.file ?? file,
+    line: change.previous?.line ?? session.line(change.offset),
+    old: change.old,
+    new: change.new,
+    kind: change.kind
+  }))
+  return {
+    ...nothing,
+    changes,
+    unchanged: session.unchanged,
+    notManaged: session.notManaged,
+    errors: session.errors
+  }
+}
+
 async function pinFiles(
   options: PinTreeOptions,
   target: PinTarget,
   maxBytes: number,
-  worker: WalkWorker | undefined
+  worker: WalkWorker | undefined,
+  pinFile: typeof pinText = pinText
 ): Promise<PinTreeResult> {
   const root = await realRoot(options.root)
   const named = await resolvePaths(root, options.paths)
   const results = new Map<string, { candidate: Candidate; edited: boolean; result: PinTextResult }>()
   const pin = ({ candidate, text }: Mention): void => {
     if (results.has(candidate.real)) return
-    const result = pinText(text, candidate.rel, options.request)
+    const result = pinFile(text, candidate.rel, options.request)
     results.set(candidate.real, { candidate, edited: result.text !== text, result })
   }
   // Each file is read, and pinned if it may mention the image, as the walk finds it.
@@ -84,12 +124,13 @@ async function pinFiles(
     if (!entry.isDirectory) continue
     const kustomization = await kustomizationIn(root, entry.real)
     if (!kustomization) continue
-    const inside = [...results.values()].some(
-      ({ candidate, result }) =>
-        isUnder(candidate.real, entry.real) && (result.changes.length > 0 || result.unchanged.length > 0)
-    )
-    if (inside) continue
-    const entries = await entriesFromBases(root, entry.real, kustomization, target, maxBytes)
+    const insideRefs = [...results.values()]
+      .filter(({ candidate }) => isUnder(candidate.real, entry.real))
+      .flatMap(({ result }) => [...result.changes.map(c => c.old), ...result.unchanged.map(r => r.value)])
+    // Any image matches `anyImageRequest`: an image the overlay names does not stand for another its bases name.
+    if (insideRefs.length > 0 && !target.anyImage) continue
+    let entries = await entriesFromBases(root, entry.real, kustomization, target, maxBytes)
+    if (target.anyImage) entries = entries.filter(e => !insideRefs.some(ref => sameName(ref, e.name)))
     if (entries.length === 0) continue
     const candidate = { real: kustomization, rel: relative(root, kustomization) }
     // A kustomization need not mention the image, so even an oversized one is an error here.
@@ -98,7 +139,7 @@ async function pinFiles(
       if (!errors.some(e => e.file === read.file)) errors.push(read)
       continue
     }
-    const result = pinText(read.text, candidate.rel, options.request, { addImagesEntries: entries })
+    const result = pinFile(read.text, candidate.rel, options.request, { addImagesEntries: entries })
     results.set(kustomization, { candidate, edited: result.text !== read.text, result })
   }
 
@@ -377,7 +418,8 @@ async function entriesFromBases(
       }
     }
   }
-  if (found.size === 0) return unresolved ? [{ name: target.request.image }] : []
+  // Without a name of its own, `anyImageRequest` has none to add for a base it could not read.
+  if (found.size === 0) return unresolved && !target.anyImage ? [{ name: target.request.image }] : []
   return [...found].map(([name, previous]) => ({ name, previous }))
 }
 
@@ -391,6 +433,15 @@ function nameOf(reference: string): string | undefined {
     return parseImageRef(reference).name
   } catch {
     return undefined
+  }
+}
+
+/** Whether a reference (`name[:tag][@digest]`) and a name spell the same repository. */
+function sameName(reference: string, name: string): boolean {
+  try {
+    return sameRepository(parseImageRef(reference), parseImageRef(name))
+  } catch {
+    return false
   }
 }
 
