@@ -130,7 +130,11 @@ describe('listImages', () => {
         'metrics:',
         '  image:',
         '    repository: bitnami/redis-exporter',
-        '    tag: 1.58.0',
+        `    tag: 1.58.0@${OTHER_DIGEST}`,
+        'sidecar:',
+        '  image:',
+        '    repository: bitnami/os-shell',
+        '    tag: 12-debian-12-r16',
         ''
       ].join('\n'),
       'flux/release.yaml': [
@@ -181,10 +185,21 @@ describe('listImages', () => {
       'ghcr.io/acme/guestbook-ui',
       'ghcr.io/acme/guestbook-api',
       'ghcr.io/stefanprodan/podinfo',
-      'docker.io/bitnami/redis'
+      'docker.io/bitnami/redis',
+      'bitnami/redis-exporter',
+      'bitnami/os-shell'
     ])
-    // A Helm block of repository and tag without a digest key is pinned only with a tag given (needs-tag), so the
-    // engine does not count it as a reference: bitnami/redis-exporter is not listed.
+    // A Helm block of repository and tag without a digest key holds its pin as `tag: 1.58.0@sha256:…` (what
+    // bump-manifest writes there): listed with that digest; a plain tag is listed unpinned.
+    expect(listing.images.find(image => image.name === 'bitnami/redis-exporter')?.references).toEqual([
+      {
+        file: 'helm/values-prod.yaml',
+        line: 9,
+        reference: `bitnami/redis-exporter:1.58.0@${OTHER_DIGEST}`,
+        tag: '1.58.0',
+        digest: OTHER_DIGEST
+      }
+    ])
     const redis = listing.images.find(image => image.name === 'docker.io/bitnami/redis')!
     // Written two ways (a Helm block in values, a whole reference in a patch): one repository.
     expect(redis.references.map(ref => [ref.file, ref.digest])).toEqual([
@@ -195,7 +210,8 @@ describe('listImages', () => {
       'ghcr.io/acme/guestbook-ui',
       'ghcr.io/acme/guestbook-api',
       'ghcr.io/stefanprodan/podinfo',
-      'docker.io/bitnami/redis'
+      'docker.io/bitnami/redis',
+      'bitnami/redis-exporter'
     ])
   })
 

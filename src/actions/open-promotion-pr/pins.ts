@@ -1,9 +1,6 @@
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, sameRepository } from '../../lib/image-ref.js'
-import { listImages, pinTree, type PinTreeResult } from '../../lib/manifest/index.js'
-
-/** A digest no manifest pins: reading with it reports every reference as a change from what it pins now. */
-const PROBE_DIGEST = `sha256:${'0'.repeat(64)}`
+import { listImages, pinTree, PROBE_DIGEST, PROBE_TAG, type PinTreeResult } from '../../lib/manifest/index.js'
 
 export interface Pin {
   digest: string
@@ -38,6 +35,7 @@ export async function readPins(options: {
         image: options.image,
         aliases: options.aliases,
         digest: PROBE_DIGEST,
+        tag: PROBE_TAG,
         helmPaths: options.helmPaths
       },
       write: false

@@ -72,16 +72,22 @@ export function preparePin(request: PinRequest): PinTarget {
 
 /** A digest no manifest pins: reading with it reports every reference as a change from what it pins now. */
 export const PROBE_DIGEST = `sha256:${'0'.repeat(64)}`
+/**
+ * The tag read-only requests carry: a chart that renders repository:tag holds its pin as `tag: v1@sha256:…`, and the
+ * engine reads that shape only for a request with a tag.
+ */
+export const PROBE_TAG = 'digest-delivery-probe'
 
 /**
  * A request whose target matches every image reference, so a read-only run of the engine reports every reference
  * of the tree as a change from what it pins now: the image listing, through the same editors as a pin. Never written.
  */
 export function anyImageRequest(helmPaths: readonly string[] = []): PinRequest {
-  const request: PinRequest = { image: '', digest: PROBE_DIGEST, helmPaths }
+  const request: PinRequest = { image: '', digest: PROBE_DIGEST, tag: PROBE_TAG, helmPaths }
   targets.set(request, {
     request,
     digest: PROBE_DIGEST,
+    tag: PROBE_TAG,
     helmPaths: helmPaths.filter(p => p.trim() !== '').map(p => parseHelmPath(p.trim())),
     match(text) {
       try {
