@@ -422,9 +422,14 @@ describe('open for a branch: what base runs (mode 1)', () => {
 
     await gh.commit(repo, {
       branch: 'promote/qa',
-      files: { 'apps/web/overlays/qa/kustomization.yaml': overlay(IMAGE, built[2]!.digest, '1.3.0') }
+      files: { ...both, 'apps/web/overlays/qa/kustomization.yaml': overlay(IMAGE, built[2]!.digest, '1.3.0') }
     })
-    const fresh = await promote(repo, token, { ...inputs, 'head-branch': 'promote/qa' })
+    // paths names an overlay base does not have yet (and leaves out the two it has).
+    const fresh = await promote(repo, token, {
+      ...inputs,
+      'head-branch': 'promote/qa',
+      paths: 'apps/web/overlays/qa'
+    })
     expect(fresh.error).toBeUndefined()
     expect(JSON.parse(fresh.outputs.promoted!).from).toBeNull()
     const qa = pulls().find(pull => pull.head === 'promote/qa')!.body!

@@ -47,9 +47,11 @@ export async function readBranchPins(context: Context, git: GitCommandManager): 
   }
 
   await git.resetHard(`refs/remotes/origin/${base}`)
-  const onBase = await readSide(context, git.cwd, changed)
+  // Base is read unnarrowed: a `paths` entry new on the branch is not there, and only the files where the branch pins
+  // the image count below anyway.
+  const onBase = await readSide(context, git.cwd, changed, [])
   await git.resetHard(`refs/remotes/origin/${head}`)
-  const onHead = await readSide(context, git.cwd, changed)
+  const onHead = await readSide(context, git.cwd, changed, inputs.paths)
 
   if (onHead.pins.length === 0) {
     const shown = changed.slice(0, 10).join(', ') + (changed.length > 10 ? ', …' : '')
@@ -99,7 +101,8 @@ export function describePins(pins: Pin[], max = 5): string {
 async function readSide(
   context: Context,
   root: string,
-  changed: string[]
+  changed: string[],
+  narrow: string[]
 ): Promise<Pick<PinsRead, 'pins' | 'unpinned'>> {
   const { inputs } = context
   const present: string[] = []
@@ -110,18 +113,14 @@ async function readSide(
   if (present.length === 0) return { pins: [], unpinned: [] }
   // `paths` narrows; otherwise the changed files are named, unless a name would read as a glob or there are too many.
   const paths =
-    inputs.paths.length > 0
-      ? inputs.paths
-      : present.length > MAX_NAMED_FILES || present.some(hasGlob)
-        ? ['.']
-        : present
+    narrow.length > 0 ? narrow : present.length > MAX_NAMED_FILES || present.some(hasGlob) ? ['.'] : present
   const read = await readPins({
     root,
     paths,
     image: inputs.image,
     aliases: inputs.aliases,
     helmPaths: inputs.helmPaths,
-    input: inputs.paths.length > 0 ? 'paths' : 'head-branch'
+    input: narrow.length > 0 ? 'paths' : 'head-branch'
   })
   const wanted = new Set(present)
   const keep = (where: string) => wanted.has(fileOf(where))
