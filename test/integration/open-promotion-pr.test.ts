@@ -353,10 +353,188 @@ describe('open for a branch (mode 1)', () => {
 
   it('refuses a digest the registry does not have', async () => {
     const { repo, token } = await gitops()
-    await bumpBranch(repo, built[1]!)
     const missing = `sha256:${'9'.repeat(64)}`
+    await bumpBranch(repo, { digest: missing, tag: '9.9.9', revision: '' })
     const result = await promote(repo, token, { 'image-ref': `${IMAGE}@${missing}` })
     expect(result.error).toContain(`${IMAGE}@${missing} does not exist in the registry`)
+    expect(gh.pulls(repo)).toHaveLength(0)
+  })
+})
+
+describe('open for a branch: what base runs (mode 1)', () => {
+  const STAGING = 'apps/web/overlays/staging/kustomization.yaml'
+  const DEV = 'apps/web/overlays/dev/kustomization.yaml'
+
+  it('lists the source commits from the digest base runs, names the one it replaces, and a re-run writes nothing', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[2]!)
+    // base moves on after the branch left it: the shallow clone must deepen to find where.
+    await manyCommits(gh, repo, 'main', 40)
+    const first = await promote(repo, token, { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` })
+    expect(first.error).toBeUndefined()
+    expect(first.outputs.operation).toBe('created')
+    expect(JSON.parse(first.outputs.promoted!)).toEqual({
+      image: IMAGE,
+      from: built[0]!.digest,
+      to: built[2]!.digest,
+      files: [STAGING]
+    })
+    const body = gh.pulls(repo)[0]!.body!
+    expect(readStateBlock(body)).toMatchObject({
+      from: { digest: built[0]!.digest, tag: '1.1.0', revision: built[0]!.revision },
+      to: { digest: built[2]!.digest, tag: '1.3.0', revision: built[2]!.revision },
+      files: [STAGING]
+    })
+    expect(body).toContain(`| \`1.1.0@${built[0]!.digest.slice(7, 19)}\` | \`1.3.0@`)
+    expect(body).toContain('2 commit(s) in [octo\\/app]')
+    expect(body).toContain('Release 1\\.3\\.0')
+    expect(body).toContain('Release 1\\.2\\.0')
+    expect(body).toContain(`Until this is merged, staging runs \`${IMAGE}@${built[0]!.digest}\`.`)
+    expect(body).toContain(`revert this pull request's merge commit, which pins \`1.1.0@`)
+
+    const again = gh.calls.length
+    const second = await promote(repo, token, { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` })
+    expect(second.outputs.operation).toBe('unchanged')
+    expect(JSON.parse(second.outputs.promoted!).from).toBe(built[0]!.digest)
+    expect(gh.calls.slice(again).filter(call => call.write)).toEqual([])
+    expect(gh.pulls(repo)[0]!.body).toBe(body)
+  })
+
+  it('says plainly that base runs two digests in the files the branch changes, and paths narrows to one', async () => {
+    const { repo, token } = await gitops()
+    const both = {
+      [DEV]: overlay(IMAGE, built[2]!.digest, '1.3.0'),
+      [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0')
+    }
+    for (const branch of ['promote/both', 'promote/staging-only']) {
+      await gh.commit(repo, {
+        branch,
+        files: both,
+        message: `Pin both\n\nImage: ${IMAGE}@${built[2]!.digest}\n`
+      })
+    }
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
+    const several = await promote(repo, token, { ...inputs, 'head-branch': 'promote/both' })
+    expect(several.error).toBeUndefined()
+    const pulls = () => gh.pulls(repo).filter(pull => pull.state === 'open')
+    const body = pulls()[0]!.body!
+    expect(readStateBlock(body)?.from).toBeUndefined()
+    expect(readStateBlock(body)?.files).toEqual([DEV, STAGING])
+    expect(body).toContain('at more than one version in the files this branch changes')
+    expect(body).toContain(built[0]!.digest.slice(7, 40))
+    expect(body).toContain(built[1]!.digest.slice(7, 40))
+
+    await gh.commit(repo, {
+      branch: 'promote/qa',
+      files: { ...both, 'apps/web/overlays/qa/kustomization.yaml': overlay(IMAGE, built[2]!.digest, '1.3.0') }
+    })
+    // paths names an overlay base does not have yet (and leaves out the two it has).
+    const fresh = await promote(repo, token, {
+      ...inputs,
+      'head-branch': 'promote/qa',
+      paths: 'apps/web/overlays/qa'
+    })
+    expect(fresh.error).toBeUndefined()
+    expect(JSON.parse(fresh.outputs.promoted!).from).toBeNull()
+    const qa = pulls().find(pull => pull.head === 'promote/qa')!.body!
+    expect(qa).toContain(
+      escapeMarkdown(`main pins no digest of ${IMAGE} in the files this branch changes (they are new there),`)
+    )
+
+    const narrowed = await promote(repo, token, {
+      ...inputs,
+      'head-branch': 'promote/staging-only',
+      paths: 'apps/web/overlays/staging'
+    })
+    expect(narrowed.error).toBeUndefined()
+    expect(JSON.parse(narrowed.outputs.promoted!)).toEqual({
+      image: IMAGE,
+      from: built[0]!.digest,
+      to: built[2]!.digest,
+      files: [STAGING]
+    })
+  })
+
+  it('closes the pull request when base already pins what the branch proposes, naming the commit; our branch goes', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[2]!)
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
+    expect((await promote(repo, token, inputs)).outputs.operation).toBe('created')
+    const byHand = await gh.commit(repo, {
+      files: { [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0') },
+      message: 'Promote web by hand\n'
+    })
+    const result = await promote(repo, token, inputs)
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'closed', 'pull-request-number': '1' })
+    expect(gh.pulls(repo)[0]!.state).toBe('closed')
+    const comment = gh.comments(repo).at(-1)!.body
+    expect(comment).toContain(byHand.slice(0, 12))
+    expect(comment).toContain(`already pins \`${IMAGE}@${built[2]!.digest}\``)
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
+  })
+
+  it('closes, but keeps a branch holding a commit that is not ours; a re-run then writes nothing', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[2]!)
+    await gh.commit(repo, {
+      branch: 'promote/staging/octo-web',
+      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
+      message: 'Scale staging\n'
+    })
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
+    expect((await promote(repo, token, inputs)).outputs.operation).toBe('created')
+    await gh.commit(repo, { files: { [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0') } })
+    const result = await promote(repo, token, inputs)
+    expect(result.outputs.operation).toBe('closed')
+    expect(gh.pulls(repo)[0]!.state).toBe('closed')
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeDefined()
+
+    const again = gh.calls.length
+    const rerun = await promote(repo, token, inputs)
+    expect(rerun.error).toBeUndefined()
+    expect(rerun.outputs).toMatchObject({ operation: 'unchanged', 'pull-request-number': '' })
+    expect(gh.calls.slice(again).filter(call => call.write)).toEqual([])
+  })
+
+  it('proposes what the branch pins when image-ref names another digest, and warns', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[2]!)
+    const result = await promote(repo, token, { 'image-ref': `${IMAGE}:1.2.0@${built[1]!.digest}` })
+    expect(result.error).toBeUndefined()
+    expect(result.outputs.operation).toBe('created')
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.to).toMatchObject({
+      digest: built[2]!.digest,
+      tag: '1.3.0'
+    })
+    expect(result.commands.find(c => c.startsWith('::warning'))).toContain(
+      `pins ${IMAGE} to ${built[2]!.digest} in ${STAGING}:5, not to the ${built[1]!.digest} of image-ref`
+    )
+  })
+
+  it('finds where the branch left base up to 1,000 commits back (a shallow clone deepened), and says so beyond', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[2]!)
+    await manyCommits(gh, repo, 'main', 1000)
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
+    const within = await promote(repo, token, inputs)
+    expect(within.error).toBeUndefined()
+    expect(within.outputs.operation).toBe('created')
+    await manyCommits(gh, repo, 'main', 1)
+    const beyond = await promote(repo, token, inputs)
+    expect(beyond.error).toContain(
+      "branch 'promote/staging/octo-web' shares no commit with 'main' in the last 1000 commits"
+    )
+  })
+
+  it('says what the branch lacks when it changes no pin of the image', async () => {
+    const { repo, token } = await gitops()
+    await gh.commit(repo, { branch: 'promote/staging/octo-web', files: { 'README.md': 'docs\n' } })
+    const result = await promote(repo, token, { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` })
+    expect(result.error).toContain(
+      `branch 'promote/staging/octo-web' changes no digest of ${IMAGE} against 'main'`
+    )
+    expect(result.error).toContain('(it changes README.md)')
     expect(gh.pulls(repo)).toHaveLength(0)
   })
 })

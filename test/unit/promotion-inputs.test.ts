@@ -117,7 +117,6 @@ describe('open-promotion-pr inputs', () => {
     ],
     [{ image: 'ghcr.io/octo/api', 'image-ref': `ghcr.io/octo/web@${DIGEST}` }, /name different repositories/],
     [{ image: 'ghcr.io/octo/web', 'from-paths': 'dev' }, /'paths' is required with 'from-paths'/],
-    [{ 'image-ref': `ghcr.io/octo/web@${DIGEST}`, paths: 'prod' }, /'paths' is given without 'from-paths'/],
     [
       { image: 'ghcr.io/octo/web', images: 'ghcr.io/octo/api', 'from-paths': 'dev', paths: 'prod' },
       /'image' and 'images' are both given/
@@ -176,6 +175,13 @@ describe('open-promotion-pr inputs', () => {
   ])('refuses %j', (values, message) => {
     expect(() => read(values)).toThrow(ConfigurationError)
     expect(() => read(values)).toThrow(message)
+  })
+
+  it('takes paths without from-paths in mode 1, to narrow the files the branch changes', () => {
+    expect(read({ 'image-ref': `ghcr.io/octo/web@${DIGEST}`, paths: 'prod\nqa' })).toMatchObject({
+      fromPaths: [],
+      paths: ['prod', 'qa']
+    })
   })
 
   it('needs a repository from the input or the workflow', () => {

@@ -152,12 +152,6 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): ActionI
       "input 'paths' is required with 'from-paths': where this environment pins the image"
     )
   }
-  if (fromPaths.length === 0 && paths.length > 0) {
-    throw new ConfigurationError(
-      "input 'paths' is given without 'from-paths': give 'from-paths' to promote from the environment before, " +
-        "or leave 'paths' empty to open a pull request for a branch bump-manifest committed to"
-    )
-  }
   const { named, digest, tag } = readImages(read, fromPaths.length > 0)
 
   const base = read.optional('base') || undefined

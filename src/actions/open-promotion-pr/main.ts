@@ -18,7 +18,7 @@ import { runnerInputs, type InputSource } from '../../lib/inputs.js'
 import { createRegistryClient } from '../../lib/registry/index.js'
 import { appendSummary } from '../../lib/summary.js'
 import { sourceContext } from '../bump-manifest/commit-message.js'
-import type { SourceCommits } from './body.js'
+import { describePins, readBranchPins, type BranchPins } from './branch-pins.js'
 import { readVerdict, readVersion, type ImageRegistry } from './image-facts.js'
 import { planHead, pinOnHead, rebuildHead } from './head-branch.js'
 import type { Context, Result } from './promotion.js'
@@ -153,11 +153,38 @@ async function listFromPaths(shared: Omit<Context, 'inputs'>, inputs: ActionInpu
   }
 }
 
-/** Mode 1: bump-manifest committed to `head-branch`; open or update the pull request for it. */
+/**
+ * Mode 1: bump-manifest committed to `head-branch`; open or update the pull request for it. What base runs is read
+ * from the files the branch changes; when base already pins what the branch proposes, the pull request is closed.
+ */
 async function openForBranch(context: Context): Promise<Result> {
   const { inputs, deps } = context
-  const digest = inputs.digest as string
   const pulls = await context.api.listOpenPulls(context.repo, inputs.headBranch, context.base)
+  const tempDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'open-promotion-pr-'))
+  let branch: BranchPins
+  try {
+    const git = createGit({
+      runner: deps.runner,
+      cwd: tempDir,
+      token: inputs.token,
+      serverUrl: context.serverUrl
+    })
+    await cloneBase(git, context)
+    branch = await readBranchPins(context, git)
+  } finally {
+    await fs.rm(tempDir, { recursive: true, force: true })
+  }
+  // The branch is what the pull request merges: it is described, whatever image-ref says (another run may have
+  // pushed a newer digest to it since this one's bump-manifest did).
+  const digest = branch.proposed.digest
+  if (digest !== inputs.digest) {
+    core.warning(
+      `${inputs.headBranch} pins ${inputs.image} to ${describePins([branch.proposed])}, not to the ` +
+        `${inputs.digest} of image-ref: the pull request proposes what the branch holds`
+    )
+  }
+  if (branch.alreadyPinned) return closeUnneeded(context, pulls, digest, branch.files)
+
   const kept = pulls[0]
   const previous = kept ? readStateBlock(kept.body) : undefined
   if (kept && previous?.to.digest === digest && previous.environment === inputs.environment) {
@@ -165,15 +192,46 @@ async function openForBranch(context: Context): Promise<Result> {
     return unchanged(kept, digest, previous, closed)
   }
   const registry = deps.registry(inputs.registryCredentials)
-  const to = await readVersion(registry, inputs.imageRef, { digest, tag: inputs.tag }, 'the image')
+  const tag = digest === inputs.digest ? (inputs.tag ?? branch.proposed.tag) : branch.proposed.tag
+  const to = await readVersion(registry, inputs.imageRef, { digest, tag }, 'the image')
+  const running = branch.running.length === 1 && branch.unpinned.length === 0 ? branch.running[0] : undefined
+  const from = running
+    ? await readVersion(
+        registry,
+        inputs.imageRef,
+        { digest: running.digest, tag: running.tag },
+        'the running digest'
+      ).catch((error: Error) => {
+        core.warning(`Could not read the running image's labels: ${error.message}`)
+        return { digest: running.digest, tag: running.tag } as ImageVersion
+      })
+    : undefined
   const verdict = await checkVerdict(context, registry, digest)
-  const state = newState(context, { to, files: [], verification: noneRequired(), verdict })
-  const source: SourceCommits = {
-    kind: 'unavailable',
-    reason:
-      'The image running before is not known to this run (open with from-paths to list the source commits).'
-  }
+  const state = newState(context, { from, to, files: branch.files, verification: noneRequired(), verdict })
+  const source = from
+    ? await sourceCommits(context, from, to)
+    : ({ kind: 'unavailable', reason: unknownRunning(context, branch) } as const)
   return propose(context, { pulls, state, source, draft: inputs.draft })
+}
+
+/** Why the image running before is not one digest, said plainly (several overlays may run several). */
+function unknownRunning(context: Context, branch: BranchPins): string {
+  const { base, inputs } = context
+  const { unpinned } = branch
+  const tagOnly = unpinned.length
+    ? ` and by tag only in ${unpinned.slice(0, 5).join(', ')}${unpinned.length > 5 ? ', …' : ''}`
+    : ''
+  if (branch.running.length === 0) {
+    return (
+      `${base} pins no digest of ${inputs.image} in the files this branch changes${tagOnly || ' (they are new there)'}, ` +
+      'so the image running before is not known and no source commits are listed.'
+    )
+  }
+  return (
+    `${base} runs ${inputs.image} at more than one version in the files this branch changes: ` +
+    `${describePins(branch.running)}${tagOnly}. No source commits are listed against any one of them; reverting the ` +
+    'merge commit restores each.'
+  )
 }
 
 /** Mode 2: promote what `from-paths` pin on base to `paths`, once the environment before verified it. */

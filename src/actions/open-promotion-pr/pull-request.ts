@@ -11,12 +11,17 @@ import { cleanPath } from './verification.js'
 import type { Context, Operation, Result } from './promotion.js'
 import { OUR_TRAILER } from './head-branch.js'
 
-/** Base already pins the digest: the pull request is not needed any more. */
-export async function closeUnneeded(context: Context, pulls: PullRequest[], digest: string): Promise<Result> {
+/** Base already pins the digest (in `files`, default `paths`): the pull request is not needed any more. */
+export async function closeUnneeded(
+  context: Context,
+  pulls: PullRequest[],
+  digest: string,
+  files: string[] = context.inputs.paths
+): Promise<Result> {
   const { inputs, api, repo } = context
   if (pulls.length === 0) {
     core.info(
-      `${context.base} already pins ${inputs.image}@${digest} in ${inputs.paths.join(', ')}: nothing to promote`
+      `${context.base} already pins ${inputs.image}@${digest} in ${files.join(', ')}: nothing to promote`
     )
     return {
       operation: 'unchanged',
@@ -29,7 +34,7 @@ export async function closeUnneeded(context: Context, pulls: PullRequest[], dige
     }
   }
   const [latest] = await api.listCommits(repo, context.base, {
-    path: cleanPath(inputs.paths[0] as string),
+    path: cleanPath(files[0] as string),
     max: 1
   })
   const by = latest ? ` by ${latest.sha} (${latest.message.split('\n')[0]})` : ''

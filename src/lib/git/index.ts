@@ -39,6 +39,11 @@ export interface GitCommandManager {
    */
   tryCountCommitsAfter?(branch: string, base: string, since: Date): Promise<number | undefined>
   /**
+   * The files branch `head` changes against its merge base with branch `base` (both fetched from origin before),
+   * deepening a shallow clone by at most `maxDepth` commits to find that merge base; undefined when none is found.
+   */
+  tryChangedFiles(base: string, head: string, maxDepth: number): Promise<string[] | undefined>
+  /**
    * Replaces `branch` with HEAD only while it still points at `expected` (`--force-with-lease`): a commit pushed
    * there meanwhile is `rejected`, never overwritten.
    */
@@ -191,6 +196,36 @@ export function createGit(options: GitOptions): GitCommandManager {
       const counted = await exec(['rev-list', '--count', ref, `^${base}`])
       const count = Number(counted.stdout.trim())
       return counted.exitCode === 0 && Number.isInteger(count) ? count : undefined
+    },
+    async tryChangedFiles(base, head, maxDepth) {
+      const refs = [base, head].map(branch => `refs/remotes/origin/${branch}`)
+      const shallow = (await exec(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true'
+      // Deepening in growing steps: most head branches are a commit or two off base; few need the whole bound.
+      let deepened = 0
+      let step = 16
+      for (;;) {
+        const found = await exec(['merge-base', ...refs])
+        if (found.exitCode === 0) {
+          const diff = await git(
+            ['diff', '--name-only', '--no-renames', '-z', found.stdout.trim(), refs[1] as string, '--'],
+            'diff --name-only'
+          )
+          return diff.stdout.split('\0').filter(Boolean)
+        }
+        if (!shallow || deepened >= maxDepth) return undefined
+        step = Math.min(step, maxDepth - deepened)
+        const fetched = await exec([
+          'fetch',
+          '--quiet',
+          '--no-tags',
+          `--deepen=${step}`,
+          'origin',
+          ...[base, head].map((branch, i) => `+refs/heads/${branch}:${refs[i]}`)
+        ])
+        if (fetched.exitCode !== 0) return undefined
+        deepened += step
+        step *= 4
+      }
     },
     async diff() {
       return (await git(['diff', '--no-color', 'HEAD'], 'diff')).stdout
