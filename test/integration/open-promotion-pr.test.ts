@@ -618,6 +618,63 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 
+  it('counts the statuses of a commit that pinned the digest by hand, past later changes of from-paths that kept it', async () => {
+    const { repo, token } = await gitops(0)
+    const DEV = 'apps/web/overlays/dev'
+    // No trailer: only the history of the dev overlay says which commit made it run 1.2.0.
+    const byHand = await gh.commit(repo, {
+      files: { [`${DEV}/kustomization.yaml`]: overlay(IMAGE, built[1]!.digest, '1.2.0') },
+      message: 'Roll dev forward\n'
+    })
+    gh.addStatus(repo, { sha: byHand, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    for (let i = 1; i <= 3; i++) await gh.commit(repo, { files: { 'README.md': `docs ${i}\n` } })
+    await gh.commit(repo, {
+      files: {
+        [`${DEV}/kustomization.yaml`]: `${overlay(IMAGE, built[1]!.digest, '1.2.0')}replicas:\n  - name: web\n    count: 3\n`
+      },
+      message: 'Scale dev\n'
+    })
+    await gh.commit(repo, { files: { 'README.md': 'docs 4\n' } })
+    const result = await promote(repo, token, promoteInputs({ 'require-status': 'kustomization/apps-dev/*' }))
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification).toMatchObject({
+      verified: true,
+      commit: byHand,
+      pinnedBy: byHand
+    })
+  })
+
+  it('counts only the latest run of a digest dev left and came back to', async () => {
+    const { repo, token } = await gitops()
+    const DEV = 'apps/web/overlays/dev/kustomization.yaml'
+    // Dev ran 1.2.0 (pinned with the trailer) and was green, moved to 1.3.0, then back to 1.2.0 by hand.
+    const first = (await gh.log(repo))[0]!.sha
+    gh.addStatus(repo, { sha: first, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    await gh.commit(repo, {
+      files: { [DEV]: overlay(IMAGE, built[2]!.digest, '1.3.0') },
+      message: 'Try 1.3.0\n'
+    })
+    const back = await gh.commit(repo, {
+      files: { [DEV]: overlay(IMAGE, built[1]!.digest, '1.2.0') },
+      message: 'Back to 1.2.0\n'
+    })
+    await gh.commit(repo, { files: { 'README.md': 'docs\n' } })
+    const inputs = promoteInputs({ 'require-status': 'kustomization/apps-dev/*' })
+    const skipped = await promote(repo, token, inputs)
+    expect(skipped.error).toBeUndefined()
+    expect(skipped.outputs).toMatchObject({ operation: 'skipped', verified: 'false' })
+    expect(skipped.commands.find(c => c.startsWith('::notice'))).toContain(`pinned by ${back}`)
+    // Green since it came back: that counts.
+    gh.addStatus(repo, { sha: back, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    const verified = await promote(repo, token, inputs)
+    expect(verified.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification).toMatchObject({
+      commit: back,
+      pinnedBy: back
+    })
+  })
+
   it('makes a pull request ready for review a draft, auto-merge off, before pushing an unverified digest to it', async () => {
     const { repo, token } = await gitops(1, { allowAutoMerge: true })
     await gh.protectBranch(repo, 'main', { requiredApprovals: 1 })

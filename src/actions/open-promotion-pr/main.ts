@@ -26,6 +26,7 @@ import { closeDuplicates, closeUnneeded, holdAsDraft, propose, unchanged } from 
 import { sourceCommits } from './source-commits.js'
 import { readInputs, type OutputName, type PromotionInputs } from './inputs.js'
 import { code, link, text } from './markdown.js'
+import { pinHistory } from './pin-history.js'
 import { readPins } from './pins.js'
 import {
   readStateBlock,
@@ -208,6 +209,7 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
         'upstream')
     const verification = await verifyUpstream({
       api: context.api,
+      history: await pinHistory(git, context),
       repo: context.repo,
       base: context.base,
       fromPaths: inputs.fromPaths,
