@@ -20,7 +20,7 @@ import { appendSummary } from '../../lib/summary.js'
 import { sourceContext } from '../bump-manifest/commit-message.js'
 import type { SourceCommits } from './body.js'
 import { readVerdict, readVersion, type ImageRegistry } from './image-facts.js'
-import { planHead, pinOnHead, rebuildHead } from './head-branch.js'
+import { planHead, pinOnHead, rebuildHead, withdrawHead } from './head-branch.js'
 import type { Context, Result } from './promotion.js'
 import { closeDuplicates, closeUnneeded, holdAsDraft, propose, unchanged } from './pull-request.js'
 import { sourceCommits } from './source-commits.js'
@@ -287,7 +287,8 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       state,
       source,
       draft: inputs.draft || !verification.verified,
-      headSha: pushed.sha
+      headSha: pushed.sha,
+      withdraw: sha => withdrawHead(context, git, sha)
     })
   } finally {
     await fs.rm(tempDir, { recursive: true, force: true })
