@@ -1021,6 +1021,31 @@ describe('promote environment to environment (mode 2)', () => {
     ])
   })
 
+  it('reads the latest status of every context through the pages of the combined status, and refuses past 1,000', async () => {
+    const { repo, token } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    const [owner = '', name = ''] = repo.split('/')
+    const api = createPullRequestApi(lazyOctokit({ token, apiUrl: gh.apiUrl }))
+    // The one failing context is the oldest: the last of the last page. Each context posted twice (pending first).
+    gh.addStatus(repo, { sha, context: 'kustomization/apps-dev/red', state: 'failure' })
+    for (let i = 0; i < 150; i++) {
+      gh.addStatus(repo, { sha, context: `kustomization/apps-dev/${i}`, state: 'pending' })
+      gh.addStatus(repo, { sha, context: `kustomization/apps-dev/${i}`, state: 'success' })
+    }
+    const from = gh.calls.length
+    const seen = await api.statuses({ owner, repo: name }, sha)
+    expect(seen.filter(s => s.kind === 'status')).toHaveLength(151)
+    expect(seen.find(s => s.context === 'kustomization/apps-dev/red')?.state).toBe('failure')
+    expect(seen.filter(s => s.state === 'pending')).toEqual([])
+    expect(
+      gh.calls.slice(from).filter(c => c.operation === 'repos/get-combined-status-for-ref')
+    ).toHaveLength(2)
+    for (let i = 150; i < 1000; i++) gh.addStatus(repo, { sha, context: `other/${i}`, state: 'success' })
+    await expect(api.statuses({ owner, repo: name }, sha)).rejects.toThrow(
+      `${sha} carries 1001 status contexts, more than the 1000 read`
+    )
+  })
+
   it('commits through createCommitOnBranch with commit-via: api, so GitHub signs the promotion', async () => {
     const { repo, token } = await gitops()
     const result = await promote(repo, token, promoteInputs({ 'commit-via': 'api' }))
