@@ -204,6 +204,34 @@ try {
     { calls: 18, writes: 8 }
   )
   console.log(`  git-upload-pack requests (clone, history, head branch): ${uploadPacks(fetchesFrom, three)}`)
+
+  // A draft waiting for min-soak: each re-run verifies again (that is how the draft becomes ready), so it lists the
+  // history of from-paths and base (2) and reads the one commit's statuses and check runs (2) beside the re-run's 2.
+  const four = 'octo/gitops-waiting'
+  await createGitOps(gh, four, IMAGE, { dev: built[0], staging: built[0] })
+  const waiting = await pinDev(gh, four, IMAGE, built[1])
+  gh.addStatus(four, { sha: waiting, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+  const fourInputs = {
+    ...promoteInputs,
+    repository: four,
+    token: gh.createToken({
+      repos: {
+        [four]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+        'octo/app': { contents: 'read' }
+      }
+    }),
+    'auto-merge': '',
+    'min-soak': '1h',
+    'when-unverified': 'draft'
+  }
+  await measure('promote dev -> staging, new draft waiting for min-soak', four, fourInputs, {
+    calls: 16,
+    writes: 8
+  })
+  await measure('promote dev -> staging, re-run of the waiting draft', four, fourInputs, {
+    calls: 6,
+    writes: 0
+  })
   gh.assertNoViolations()
 } finally {
   await gh.stop()
