@@ -82,6 +82,10 @@ try {
       .filter(call => (call.repo === repo && !call.route.includes('.git/')) || call.route === 'POST /graphql')
     return { calls: calls.length, writes: calls.filter(call => call.write).length }
   }
+  const uploadPacks = (from, repo) =>
+    gh.calls
+      .slice(from)
+      .filter(call => call.repo === repo && call.route === 'POST /{owner}/{repo}.git/git-upload-pack').length
   const measure = async (label, repo, inputs, budget) => {
     const from = gh.calls.length
     const result = await runBundle(inputs, env(repo))
@@ -151,12 +155,81 @@ try {
     paths: 'apps/web/overlays/staging',
     'require-status': 'kustomization/apps-dev/*'
   }
+  const twoFrom = gh.calls.length
   await measure('promote dev -> staging, new (verified, labels, reviewers, auto-merge)', two, promoteInputs, {
     calls: 16,
     writes: 8
   })
+  console.log(`  git-upload-pack requests (clone, head branch): ${uploadPacks(twoFrom, two)}`)
   await measure('promote dev -> staging, re-run with nothing new', two, promoteInputs, {
     calls: 4,
+    writes: 0
+  })
+
+  // Mode 2 without a trailer: dev pinned by hand, then scaled; the pinning commit is found in the clone's history
+  // (git fetches, not API calls). Flux's status is on the pinning commit, the fifth from base's tip: each commit
+  // looked at costs two calls (statuses, check runs), so the aim is the first promotion's 10 plus 2 for each of the
+  // 4 later commits.
+  const three = 'octo/gitops-by-hand'
+  await createGitOps(gh, three, IMAGE, { dev: built[0], staging: built[0] }, { allowAutoMerge: true })
+  await gh.protectBranch(three, 'main', { requiredApprovals: 1 })
+  const dev = 'apps/web/overlays/dev/kustomization.yaml'
+  const byHand = await gh.commit(three, {
+    files: { [dev]: overlay(IMAGE, built[1].digest, built[1].tag) },
+    message: 'Roll dev forward\n'
+  })
+  gh.addStatus(three, { sha: byHand, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+  for (let i = 1; i <= 3; i++) await gh.commit(three, { files: { 'README.md': `docs ${i}\n` } })
+  await gh.commit(three, {
+    files: {
+      [dev]: `${overlay(IMAGE, built[1].digest, built[1].tag)}replicas:\n  - name: web\n    count: 3\n`
+    },
+    message: 'Scale dev\n'
+  })
+  const threeToken = gh.createToken({
+    repos: {
+      [three]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+      'octo/app': { contents: 'read' }
+    }
+  })
+  const fetchesFrom = gh.calls.length
+  await measure(
+    'promote dev -> staging, pinned by hand and changed since (verified)',
+    three,
+    {
+      ...promoteInputs,
+      repository: three,
+      token: threeToken
+    },
+    { calls: 18, writes: 8 }
+  )
+  console.log(`  git-upload-pack requests (clone, history, head branch): ${uploadPacks(fetchesFrom, three)}`)
+
+  // A draft waiting for min-soak: each re-run verifies again (that is how the draft becomes ready), so it lists the
+  // history of from-paths and base (2) and reads the one commit's statuses and check runs (2) beside the re-run's 2.
+  const four = 'octo/gitops-waiting'
+  await createGitOps(gh, four, IMAGE, { dev: built[0], staging: built[0] })
+  const waiting = await pinDev(gh, four, IMAGE, built[1])
+  gh.addStatus(four, { sha: waiting, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+  const fourInputs = {
+    ...promoteInputs,
+    repository: four,
+    token: gh.createToken({
+      repos: {
+        [four]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+        'octo/app': { contents: 'read' }
+      }
+    }),
+    'auto-merge': '',
+    'min-soak': '1h',
+    'when-unverified': 'draft'
+  }
+  await measure('promote dev -> staging, new draft waiting for min-soak', four, fourInputs, {
+    calls: 16,
+    writes: 8
+  })
+  await measure('promote dev -> staging, re-run of the waiting draft', four, fourInputs, {
+    calls: 6,
     writes: 0
   })
   gh.assertNoViolations()

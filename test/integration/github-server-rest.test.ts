@@ -539,6 +539,33 @@ describe('statuses and checks', () => {
     ])
     expect((await octokit.rest.checks.listForRef({ ...r, ref: sha, filter: 'all' })).data.total_count).toBe(3)
   })
+
+  it('pages the statuses of the combined status as GitHub does: 30 by default, 100 at most, totals over all', async () => {
+    const { r, full } = await repo()
+    const octokit = client(gh.createToken({ repos: { [full]: { statuses: 'read' } } }))
+    const sha = (await gh.ref(full, 'main'))!
+    // The oldest context fails; latest first, it is the last of 130.
+    gh.addStatus(full, { sha, context: 'deploy/dev', state: 'failure' })
+    for (let i = 1; i < 130; i++) gh.addStatus(full, { sha, context: `lint/${i}`, state: 'success' })
+    gh.addStatus(full, { sha, context: 'lint/1', state: 'success' })
+    const first = await octokit.rest.repos.getCombinedStatusForRef({ ...r, ref: sha })
+    expect(first.data).toMatchObject({ state: 'failure', total_count: 130 })
+    expect(first.data.statuses).toHaveLength(30)
+    expect(first.data.statuses[0]!.context).toBe('lint/1')
+    expect(first.headers.link).toContain('rel="next"')
+    const pages = await Promise.all(
+      [1, 2, 3].map(page =>
+        octokit.rest.repos.getCombinedStatusForRef({ ...r, ref: sha, per_page: 500, page })
+      )
+    )
+    expect(pages.map(p => [p.data.statuses.length, p.data.total_count, p.data.state])).toEqual([
+      [100, 130, 'failure'],
+      [30, 130, 'failure'],
+      [0, 130, 'failure']
+    ])
+    expect(pages[1]!.data.statuses.at(-1)!.context).toBe('deploy/dev')
+    expect(new Set(pages.flatMap(p => p.data.statuses.map(s => s.context))).size).toBe(130)
+  })
 })
 
 describe('permissions and settings', () => {

@@ -92,19 +92,39 @@ async function promote(repo: string, token: string, inputs: Record<string, strin
     sleep: async () => undefined
   }
   const commands: string[] = []
-  const write = process.stdout.write.bind(process.stdout)
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof chunk === 'string' && /^::(warning|notice|error)/.test(chunk)) commands.push(chunk.trim())
-    return (write as (...args: unknown[]) => boolean)(chunk, ...rest)
-  }) as typeof process.stdout.write
+  const stop = captureCommands(commands)
   try {
     await openPromotionPr(deps)
     return { outputs, summary, commands }
   } catch (error) {
     return { outputs, summary, commands, error: errorMessage(error) }
   } finally {
-    process.stdout.write = write
+    stop()
     await fs.rm(temp, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Workflow commands written while a run is in progress go to every run in progress: one stdout wrapper for all, so
+ * a run ending first does not take away the capture of one still going (concurrent runs).
+ */
+const capturing = new Set<string[]>()
+let realWrite: typeof process.stdout.write | undefined
+function captureCommands(into: string[]): () => void {
+  if (capturing.size === 0) {
+    const write = process.stdout.write.bind(process.stdout)
+    realWrite = process.stdout.write
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      if (typeof chunk === 'string' && /^::(warning|notice|error)/.test(chunk)) {
+        for (const commands of capturing) commands.push(chunk.trim())
+      }
+      return (write as (...args: unknown[]) => boolean)(chunk, ...rest)
+    }) as typeof process.stdout.write
+  }
+  capturing.add(into)
+  return () => {
+    capturing.delete(into)
+    if (capturing.size === 0 && realWrite) process.stdout.write = realWrite
   }
 }
 
@@ -800,6 +820,63 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 
+  it('counts the statuses of a commit that pinned the digest by hand, past later changes of from-paths that kept it', async () => {
+    const { repo, token } = await gitops(0)
+    const DEV = 'apps/web/overlays/dev'
+    // No trailer: only the history of the dev overlay says which commit made it run 1.2.0.
+    const byHand = await gh.commit(repo, {
+      files: { [`${DEV}/kustomization.yaml`]: overlay(IMAGE, built[1]!.digest, '1.2.0') },
+      message: 'Roll dev forward\n'
+    })
+    gh.addStatus(repo, { sha: byHand, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    for (let i = 1; i <= 3; i++) await gh.commit(repo, { files: { 'README.md': `docs ${i}\n` } })
+    await gh.commit(repo, {
+      files: {
+        [`${DEV}/kustomization.yaml`]: `${overlay(IMAGE, built[1]!.digest, '1.2.0')}replicas:\n  - name: web\n    count: 3\n`
+      },
+      message: 'Scale dev\n'
+    })
+    await gh.commit(repo, { files: { 'README.md': 'docs 4\n' } })
+    const result = await promote(repo, token, promoteInputs({ 'require-status': 'kustomization/apps-dev/*' }))
+    expect(result.error).toBeUndefined()
+    expect(result.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification).toMatchObject({
+      verified: true,
+      commit: byHand,
+      pinnedBy: byHand
+    })
+  })
+
+  it('counts only the latest run of a digest dev left and came back to', async () => {
+    const { repo, token } = await gitops()
+    const DEV = 'apps/web/overlays/dev/kustomization.yaml'
+    // Dev ran 1.2.0 (pinned with the trailer) and was green, moved to 1.3.0, then back to 1.2.0 by hand.
+    const first = (await gh.log(repo))[0]!.sha
+    gh.addStatus(repo, { sha: first, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    await gh.commit(repo, {
+      files: { [DEV]: overlay(IMAGE, built[2]!.digest, '1.3.0') },
+      message: 'Try 1.3.0\n'
+    })
+    const back = await gh.commit(repo, {
+      files: { [DEV]: overlay(IMAGE, built[1]!.digest, '1.2.0') },
+      message: 'Back to 1.2.0\n'
+    })
+    await gh.commit(repo, { files: { 'README.md': 'docs\n' } })
+    const inputs = promoteInputs({ 'require-status': 'kustomization/apps-dev/*' })
+    const skipped = await promote(repo, token, inputs)
+    expect(skipped.error).toBeUndefined()
+    expect(skipped.outputs).toMatchObject({ operation: 'skipped', verified: 'false' })
+    expect(skipped.commands.find(c => c.startsWith('::notice'))).toContain(`pinned by ${back}`)
+    // Green since it came back: that counts.
+    gh.addStatus(repo, { sha: back, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    const verified = await promote(repo, token, inputs)
+    expect(verified.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification).toMatchObject({
+      commit: back,
+      pinnedBy: back
+    })
+  })
+
   it('makes a pull request ready for review a draft, auto-merge off, before pushing an unverified digest to it', async () => {
     const { repo, token } = await gitops(1, { allowAutoMerge: true })
     await gh.protectBranch(repo, 'main', { requiredApprovals: 1 })
@@ -844,6 +921,139 @@ describe('promote environment to environment (mode 2)', () => {
     const third = await promote(repo, token, inputs)
     expect(third.outputs.operation).toBe('unchanged')
     expect(gh.calls.slice(again).filter(call => call.write)).toEqual([])
+  })
+
+  /**
+   * Two runs at once: A promotes the digest dev runs (verified), B one dev never ran (unverified, when-unverified:
+   * draft). Both list before either opens; B then waits, before fetching the head branch, until A has opened its pull
+   * request ready for review with auto-merge on; B pushes on top and finds A's pull request when its own create fails.
+   */
+  async function racingRuns(hooks: { whileBHolds?: (repo: string, token: string) => Promise<void> } = {}) {
+    const { repo } = await gitops(1, { allowAutoMerge: true })
+    await gh.protectBranch(repo, 'main', { requiredApprovals: 1 })
+    gh.addStatus(repo, {
+      sha: (await gh.log(repo))[0]!.sha,
+      context: 'kustomization/apps-dev/0c9c2e41',
+      state: 'success'
+    })
+    const grant = {
+      repos: {
+        [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+        'octo/app': { contents: 'read' }
+      }
+    } as const
+    const tokenA = gh.createToken({ ...grant, name: 'run-a' })
+    const tokenB = gh.createToken({ ...grant, name: 'run-b' })
+    let arrived = 0
+    let bothListed: () => void = () => undefined
+    const listed = new Promise<void>(resolve => (bothListed = resolve))
+    gh.hook({
+      route: 'GET /repos/{owner}/{repo}/pulls',
+      times: 2,
+      run: async () => {
+        if (++arrived === 2) bothListed()
+        await listed
+      }
+    })
+    const common = {
+      'require-status': 'kustomization/apps-dev/*',
+      'when-unverified': 'draft',
+      'auto-merge': 'squash'
+    }
+    const runA = promote(repo, tokenA, promoteInputs(common))
+    let waited = false
+    gh.hook({
+      route: 'GET /{owner}/{repo}.git/info/refs?service=git-upload-pack',
+      times: Infinity,
+      run: async call => {
+        if (call.token !== 'run-b' || arrived < 2 || waited) return
+        waited = true
+        await runA
+      }
+    })
+    if (hooks.whileBHolds) {
+      const whileBHolds = hooks.whileBHolds
+      gh.hook({
+        route: 'POST /graphql',
+        field: 'convertPullRequestToDraft',
+        run: () => whileBHolds(repo, tokenA)
+      })
+    }
+    const runB = promote(
+      repo,
+      tokenB,
+      promoteInputs({ ...common, 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` })
+    )
+    const [a, b] = await Promise.all([runA, runB])
+    expect(a.error).toBeUndefined()
+    expect(a.outputs).toMatchObject({ operation: 'created', verified: 'true', 'auto-merge': 'true' })
+    expect(waited).toBe(true)
+    return { repo, a, b }
+  }
+
+  it('holds the pull request a concurrent run opened as a draft, auto-merge off, before its unverified digest stays there', async () => {
+    const before = gh.calls.length
+    const { repo, b } = await racingRuns()
+    expect(b.error).toBeUndefined()
+    expect(b.outputs).toMatchObject({ operation: 'updated', verified: 'false', 'pull-request-number': '1' })
+    const creates = gh.calls.slice(before).filter(c => c.operation === 'pulls/create')
+    expect(creates.map(c => `${c.token}:${c.status}`)).toEqual(['run-a:201', 'run-b:422'])
+    expect(gh.pulls(repo)).toHaveLength(1)
+    expect(gh.pulls(repo)[0]).toMatchObject({ state: 'open', draft: true, autoMerge: null })
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[2]!.digest, '1.3.0')
+    )
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification.verified).toBe(false)
+  })
+
+  it('takes its unverified commit back off, under a lease, when the pull request a concurrent run opened cannot be held', async () => {
+    let ours = ''
+    const { repo, a, b } = await racingRuns({
+      // The pull request is closed just as B converts it: GitHub refuses the conversion.
+      whileBHolds: async (repo, token) => {
+        ours = (await gh.ref(repo, 'promote/staging/octo-web'))!
+        const [owner = '', name = ''] = repo.split('/')
+        await createPullRequestApi(lazyOctokit({ token, apiUrl: gh.apiUrl })).updatePull(
+          { owner, repo: name },
+          1,
+          {
+            state: 'closed'
+          }
+        )
+      }
+    })
+    expect(b.error).toBeUndefined()
+    expect(b.outputs).toMatchObject({ operation: 'skipped', verified: 'false' })
+    const notice = b.commands.find(c => c.startsWith('::notice'))
+    expect(notice).toContain('could not be made a draft')
+    expect(notice).toContain(`took commit ${ours} back off promote/staging/octo-web`)
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(a.outputs['head-sha'])
+    expect(b.outputs['head-sha']).toBe(a.outputs['head-sha'])
+  })
+
+  it('fails, losing nothing, when a commit landed on top of the unverified one it cannot take back off', async () => {
+    let onTop = ''
+    const { repo, b } = await racingRuns({
+      whileBHolds: async (repo, token) => {
+        onTop = await gh.commit(repo, {
+          branch: 'promote/staging/octo-web',
+          files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 2\n' },
+          message: 'Scale staging\n'
+        })
+        const [owner = '', name = ''] = repo.split('/')
+        await createPullRequestApi(lazyOctokit({ token, apiUrl: gh.apiUrl })).updatePull(
+          { owner, repo: name },
+          1,
+          {
+            state: 'closed'
+          }
+        )
+      }
+    })
+    expect(b.error).toContain('could not be made a draft')
+    expect(b.error).toContain('stays on promote/staging/octo-web')
+    expect(b.error).toContain('convert #1 to a draft (and disable its auto-merge) or close it')
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(onTop)
   })
 
   it('skips, pushing nothing, when the pull request ready for review cannot be made a draft', async () => {
@@ -991,6 +1201,31 @@ describe('promote environment to environment (mode 2)', () => {
       'kustomization/apps-dev/0c9c2e41',
       'promoter/dev-healthy'
     ])
+  })
+
+  it('reads the latest status of every context through the pages of the combined status, and refuses past 1,000', async () => {
+    const { repo, token } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    const [owner = '', name = ''] = repo.split('/')
+    const api = createPullRequestApi(lazyOctokit({ token, apiUrl: gh.apiUrl }))
+    // The one failing context is the oldest: the last of the last page. Each context posted twice (pending first).
+    gh.addStatus(repo, { sha, context: 'kustomization/apps-dev/red', state: 'failure' })
+    for (let i = 0; i < 150; i++) {
+      gh.addStatus(repo, { sha, context: `kustomization/apps-dev/${i}`, state: 'pending' })
+      gh.addStatus(repo, { sha, context: `kustomization/apps-dev/${i}`, state: 'success' })
+    }
+    const from = gh.calls.length
+    const seen = await api.statuses({ owner, repo: name }, sha)
+    expect(seen.filter(s => s.kind === 'status')).toHaveLength(151)
+    expect(seen.find(s => s.context === 'kustomization/apps-dev/red')?.state).toBe('failure')
+    expect(seen.filter(s => s.state === 'pending')).toEqual([])
+    expect(
+      gh.calls.slice(from).filter(c => c.operation === 'repos/get-combined-status-for-ref')
+    ).toHaveLength(2)
+    for (let i = 150; i < 1000; i++) gh.addStatus(repo, { sha, context: `other/${i}`, state: 'success' })
+    await expect(api.statuses({ owner, repo: name }, sha)).rejects.toThrow(
+      `${sha} carries 1001 status contexts, more than the 1000 read`
+    )
   })
 
   it('commits through createCommitOnBranch with commit-via: api, so GitHub signs the promotion', async () => {

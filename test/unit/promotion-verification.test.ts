@@ -3,6 +3,8 @@ import {
   cleanPath,
   globMatches,
   hasImageTrailer,
+  MAX_COMMITS_CHECKED,
+  MAX_PIN_READS,
   verifyUpstream,
   type UpstreamRequest
 } from '../../src/actions/open-promotion-pr/verification.js'
@@ -18,23 +20,61 @@ const commit = (sha: string, message: string): CommitSummary => ({
   url: ''
 })
 
-/** base: c3 (docs) → c2 (pins the digest, with our trailer) → c1 (older pin, touching dev too). */
-function request(statuses: Record<string, CommitStatus[]>, extra: Partial<UpstreamRequest> = {}) {
-  const history = [
-    commit('c3', 'Docs\n'),
-    commit('c2', `Pin web\n\nImage: ghcr.io/octo/web@${DIGEST}\n`),
-    commit('c1', 'Older pin\n')
-  ]
+const OTHER = `sha256:${'e'.repeat(64)}`
+
+/** A commit of base, newest first: whether it touches from-paths, and what they pin once it is made. */
+interface BaseCommit {
+  sha: string
+  message: string
+  touches: boolean
+  pins?: string
+}
+
+/**
+ * base as `commits` say (newest first), listed from the tip the pins were read at; records the statuses asked for
+ * and the commits whose parent was read.
+ */
+function fakeBase(commits: BaseCommit[], statuses: Record<string, CommitStatus[]>) {
+  const history = commits.map(c => commit(c.sha, c.message))
   const asked: string[] = []
-  const req: UpstreamRequest = {
+  const readBefore: string[] = []
+  const tips: string[] = []
+  const parts: Pick<UpstreamRequest, 'api' | 'history'> = {
     api: {
-      listCommits: async (_repo, _ref, options) =>
-        options?.path ? history.filter(c => c.sha !== history[0]!.sha) : history,
+      listCommits: async (_repo, ref, options) => {
+        tips.push(ref)
+        return options?.path ? history.filter((_c, i) => commits[i]!.touches) : history
+      },
       statuses: async (_repo, sha) => {
         asked.push(sha.slice(0, 2))
         return statuses[sha.slice(0, 2)] ?? []
       }
     },
+    history: {
+      tip: history[0]!.sha,
+      pinnedBefore: async (sha, index) => {
+        expect(history[index]!.sha).toBe(sha)
+        readBefore.push(sha.slice(0, 2))
+        const parent = commits[index + 1]
+        return parent?.pins ? [parent.pins] : undefined
+      }
+    }
+  }
+  return { parts, asked, readBefore, tips }
+}
+
+/** base: c3 (docs) → c2 (pins the digest, with our trailer) → c1 (older pin, touching dev too). */
+function request(statuses: Record<string, CommitStatus[]>, extra: Partial<UpstreamRequest> = {}) {
+  const { parts, asked } = fakeBase(
+    [
+      { sha: 'c3', message: 'Docs\n', touches: false, pins: DIGEST },
+      { sha: 'c2', message: `Pin web\n\nImage: ghcr.io/octo/web@${DIGEST}\n`, touches: true, pins: DIGEST },
+      { sha: 'c1', message: 'Older pin\n', touches: true, pins: OTHER }
+    ],
+    statuses
+  )
+  const req: UpstreamRequest = {
+    ...parts,
     repo: { owner: 'octo', repo: 'gitops' },
     base: 'main',
     fromPaths: ['apps/web/overlays/dev'],
@@ -112,7 +152,7 @@ describe('upstream verification', () => {
   })
 
   it('refuses a digest from-paths do not pin now, whatever succeeded on base', async () => {
-    const other = `sha256:${'e'.repeat(64)}`
+    const other = OTHER
     const green = { c3: [status('kustomization/apps-dev/0c9c2e41', 'success')] }
     // image-ref names a digest dev never ran: the pinning commit of another digest must not vouch for it.
     const never = request(green, { digest: other, pinned: DIGEST })
@@ -128,46 +168,104 @@ describe('upstream verification', () => {
     expect((await verifyUpstream(gone.req)).reason).toMatch(/pin no digest of the image, not this digest/)
   })
 
-  it('counts only commits while the digest was pinned: from its pinning commit to the next change, and since the last', async () => {
-    const other = `sha256:${'e'.repeat(64)}`
+  it('finds the pinning commit without a trailer in the history of from-paths, past a later change that kept the digest', async () => {
+    // c4 docs, c3 scales dev (touches from-paths, same digest), c2 pins the digest by hand, c1 an older pin.
+    const base = (statuses: Record<string, CommitStatus[]>) =>
+      fakeBase(
+        [
+          { sha: 'c4', message: 'Docs\n', touches: false, pins: DIGEST },
+          { sha: 'c3', message: 'Scale dev to 3 replicas\n', touches: true, pins: DIGEST },
+          { sha: 'c2', message: 'Pin web by hand\n', touches: true, pins: DIGEST },
+          { sha: 'c1', message: 'Older pin\n', touches: true, pins: OTHER }
+        ],
+        statuses
+      )
+    const green = base({ c2: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
+    const result = await verifyUpstream({ ...request({}).req, ...green.parts })
+    expect(result).toMatchObject({
+      verified: true,
+      commit: 'c2'.padEnd(40, '0'),
+      pinnedBy: 'c2'.padEnd(40, '0')
+    })
+    expect(green.asked).toEqual(['c4', 'c3', 'c2'])
+    expect(green.readBefore).toEqual(['c3', 'c2'])
+    // Listed from the commit the pins were read at, not from the branch, which may have moved since.
+    expect(new Set(green.tips)).toEqual(new Set(['c4'.padEnd(40, '0')]))
+    // Before c2 dev ran another digest: a success there says nothing about this one.
+    const before = base({ c1: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
+    expect((await verifyUpstream({ ...request({}).req, ...before.parts })).verified).toBe(false)
+    expect(before.asked).toEqual(['c4', 'c3', 'c2'])
+  })
+
+  it('counts only the latest run of the digest: a pin changed away and back starts again', async () => {
     // c6 docs, c5 pins the digest again by hand, c4 pins another digest, c3 docs, c2 pins the digest, c1 older.
-    const history = [
-      commit('c6', 'Docs\n'),
-      commit('c5', 'Back to the release by hand\n'),
-      commit('c4', `Pin web\n\nImage: ghcr.io/octo/web@${other}\n`),
-      commit('c3', 'Docs\n'),
-      commit('c2', `Pin web\n\nImage: ghcr.io/octo/web@${DIGEST}\n`),
-      commit('c1', 'Older pin\n')
-    ]
-    const touching = new Set(['c5', 'c4', 'c2', 'c1'].map(sha => sha.padEnd(40, '0')))
-    const run = async (statuses: Record<string, CommitStatus[]>) => {
-      const asked: string[] = []
-      const result = await verifyUpstream({
-        ...request({}).req,
-        api: {
-          listCommits: async (_repo, _ref, options) =>
-            options?.path ? history.filter(c => touching.has(c.sha)) : history,
-          statuses: async (_repo, sha) => {
-            asked.push(sha.slice(0, 2))
-            return statuses[sha.slice(0, 2)] ?? []
-          }
-        }
-      })
-      return { result, asked }
-    }
-    // c4 ran the other digest: its success says nothing about this one.
-    const during = await run({ c4: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
-    expect(during.result.verified).toBe(false)
-    expect(during.asked).toEqual(['c6', 'c5', 'c3', 'c2'])
-    // A success while it was pinned, before or after the other digest, counts.
-    for (const sha of ['c3', 'c5']) {
-      const pinned = await run({ [sha]: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
-      expect(pinned.result).toMatchObject({
+    const base = (statuses: Record<string, CommitStatus[]>, trailerOnC5 = false) =>
+      fakeBase(
+        [
+          { sha: 'c6', message: 'Docs\n', touches: false, pins: DIGEST },
+          {
+            sha: 'c5',
+            message: trailerOnC5 ? `Pin web\n\nImage: ghcr.io/octo/web@${DIGEST}\n` : 'Back by hand\n',
+            touches: true,
+            pins: DIGEST
+          },
+          { sha: 'c4', message: `Pin web\n\nImage: ghcr.io/octo/web@${OTHER}\n`, touches: true, pins: OTHER },
+          { sha: 'c3', message: 'Docs\n', touches: false, pins: DIGEST },
+          {
+            sha: 'c2',
+            message: `Pin web\n\nImage: ghcr.io/octo/web@${DIGEST}\n`,
+            touches: true,
+            pins: DIGEST
+          },
+          { sha: 'c1', message: 'Older pin\n', touches: true, pins: OTHER }
+        ],
+        statuses
+      )
+    for (const trailer of [false, true]) {
+      // c3 ran the digest, but before dev left it: the run that counts began at c5.
+      for (const sha of ['c4', 'c3', 'c2']) {
+        const earlier = base({ [sha]: [status('kustomization/apps-dev/0c9c2e41', 'success')] }, trailer)
+        const result = await verifyUpstream({ ...request({}).req, ...earlier.parts })
+        expect(result).toMatchObject({ verified: false, pinnedBy: 'c5'.padEnd(40, '0') })
+        expect(earlier.asked).toEqual(['c6', 'c5'])
+        expect(earlier.readBefore).toEqual(trailer ? [] : ['c5'])
+      }
+      const latest = base({ c5: [status('kustomization/apps-dev/0c9c2e41', 'success')] }, trailer)
+      expect(await verifyUpstream({ ...request({}).req, ...latest.parts })).toMatchObject({
         verified: true,
-        commit: sha.padEnd(40, '0'),
-        pinnedBy: 'c2'.padEnd(40, '0')
+        commit: 'c5'.padEnd(40, '0'),
+        pinnedBy: 'c5'.padEnd(40, '0')
       })
     }
+  })
+
+  it('takes the oldest change known to pin the digest where the history cannot tell, and reads it at most MAX_PIN_READS times', async () => {
+    // c3 scales dev; what dev pinned before it cannot be read (history not fetched, a file the engine refuses).
+    const unreadable = fakeBase(
+      [
+        { sha: 'c3', message: 'Scale dev\n', touches: true, pins: DIGEST },
+        { sha: 'c2', message: 'Pin by hand\n', touches: true },
+        { sha: 'c1', message: 'Older\n', touches: true, pins: DIGEST }
+      ],
+      { c2: [status('kustomization/apps-dev/0c9c2e41', 'success')] }
+    )
+    const result = await verifyUpstream({ ...request({}).req, ...unreadable.parts })
+    expect(result).toMatchObject({ verified: false, pinnedBy: 'c3'.padEnd(40, '0') })
+    expect(unreadable.asked).toEqual(['c3'])
+    // Forty changes that all kept the digest: the walk stops after MAX_PIN_READS reads.
+    const long = fakeBase(
+      Array.from({ length: 40 }, (_v, i) => ({
+        sha: `${String(i).padStart(2, '0')}`,
+        message: 'Tweak dev\n',
+        touches: true,
+        pins: DIGEST
+      })),
+      {}
+    )
+    const bounded = await verifyUpstream({ ...request({}).req, ...long.parts })
+    expect(long.readBefore).toHaveLength(MAX_PIN_READS)
+    expect(bounded.pinnedBy).toBe(String(MAX_PIN_READS).padStart(2, '0').padEnd(40, '0'))
+    expect(long.asked).toHaveLength(MAX_COMMITS_CHECKED)
   })
 
   it('is verified without asking when nothing is required', async () => {

@@ -546,8 +546,17 @@ export function status(urls: Urls, repo: RepoState, state: StatusState): Json {
   }
 }
 
-/** `combined-commit-status`: the latest status per context. */
-export function combinedStatus(urls: Urls, repo: RepoState, sha: string, latest: StatusState[]): Json {
+/**
+ * `combined-commit-status`: the latest status per context, `shown` (one page of `latest`) listed; the state and
+ * `total_count` are over all of them, as GitHub's are on every page.
+ */
+export function combinedStatus(
+  urls: Urls,
+  repo: RepoState,
+  sha: string,
+  latest: StatusState[],
+  shown: StatusState[] = latest
+): Json {
   const states = latest.map(entry => entry.state)
   const state = states.some(s => s === 'error' || s === 'failure')
     ? 'failure'
@@ -557,7 +566,7 @@ export function combinedStatus(urls: Urls, repo: RepoState, sha: string, latest:
   const api = `${urls.api}/repos/${repo.fullName}`
   return {
     state,
-    statuses: latest.map(entry => {
+    statuses: shown.map(entry => {
       const full = status(urls, repo, entry)
       delete full.creator
       return full

@@ -785,10 +785,14 @@ export const OPERATIONS: Record<string, Operation> = {
   'repos/get-combined-status-for-ref': {
     scope: 'statuses',
     level: 'read',
-    async handle(hub, { repo, params }) {
+    async handle(hub, request) {
+      const { repo, params } = request
       const sha = await resolve(repo, String(params.ref))
       if (!sha) throw notFound()
-      return ok(json.combinedStatus(hub.urls, repo, sha, hub.latestStatuses(repo, sha)))
+      // `statuses` pages (30 by default, 100 at most); a page past the last lists none.
+      const latest = hub.latestStatuses(repo, sha)
+      const { items, headers } = pageOf(latest, request)
+      return ok(json.combinedStatus(hub.urls, repo, sha, latest, items), headers)
     }
   },
   'checks/list-for-ref': {

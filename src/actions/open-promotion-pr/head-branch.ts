@@ -260,3 +260,23 @@ function editPaths(
     [...new Set([...changed, ...(result?.unchanged ?? []).map(ref => ref.file)])].sort()
   return { apply, files }
 }
+
+/**
+ * Takes commit `sha`, which this run pushed, back off the head branch: the branch goes back to its parent under a
+ * lease on `sha`. Returns the branch's commit after, or undefined when the branch moved on or git could not.
+ */
+export async function withdrawHead(
+  context: Context,
+  git: GitCommandManager,
+  sha: string
+): Promise<string | undefined> {
+  const branch = context.inputs.headBranch
+  if ((await git.fetch(branch)) !== sha) return undefined
+  // A shallow fetch stops at `sha`: one commit more brings its parent.
+  const parent =
+    (await git.tryResolveCommit(`${sha}^`)) ??
+    ((await git.tryDeepen(branch, 1)) ? await git.tryResolveCommit(`${sha}^`) : undefined)
+  if (!parent) return undefined
+  await git.resetHard(parent)
+  return (await git.tryPushWithLease(branch, sha)) === 'pushed' ? parent : undefined
+}

@@ -20,7 +20,7 @@ import { appendSummary } from '../../lib/summary.js'
 import { sourceContext } from '../bump-manifest/commit-message.js'
 import { describePins, readBranchPins, type BranchPins } from './branch-pins.js'
 import { readVerdict, readVersion, type ImageRegistry } from './image-facts.js'
-import { planHead, pinOnHead, rebuildHead } from './head-branch.js'
+import { planHead, pinOnHead, rebuildHead, withdrawHead } from './head-branch.js'
 import type { Context, Result } from './promotion.js'
 import { closeDuplicates, closeUnneeded, holdAsDraft, propose, unchanged } from './pull-request.js'
 import { sourceCommits } from './source-commits.js'
@@ -37,6 +37,7 @@ import {
 } from './inputs.js'
 import { listPinnedImages, readPins } from './pins.js'
 import { promoteEach, reportPromotions } from './promotions.js'
+import { pinHistory } from './pin-history.js'
 import {
   readStateBlock,
   type ImageVersion,
@@ -301,6 +302,7 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
         'upstream')
     const verification = await verifyUpstream({
       api: context.api,
+      history: await pinHistory(git, context),
       repo: context.repo,
       base: context.base,
       fromPaths: inputs.fromPaths,
@@ -378,7 +380,8 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       state,
       source,
       draft: inputs.draft || !verification.verified,
-      headSha: pushed.sha
+      headSha: pushed.sha,
+      withdraw: sha => withdrawHead(context, git, sha)
     })
   } finally {
     await fs.rm(tempDir, { recursive: true, force: true })

@@ -112,6 +112,11 @@ export async function propose(
     draft: boolean
     /** The commit this run pushed to the head branch, if it pushed one. */
     headSha?: string
+    /**
+     * Takes the pushed commit back off the head branch (to its parent, under a lease on it); resolves to the
+     * branch's commit after, or undefined when it could not.
+     */
+    withdraw?: (sha: string) => Promise<string | undefined>
   }
 ): Promise<Result> {
   const { inputs, api, repo } = context
@@ -179,6 +184,13 @@ export async function propose(
       const closed = await closeDuplicates(context, kept, again.slice(1))
       return unchanged(kept, plan.state.to.digest, theirs, closed)
     }
+    // That run may have opened it ready for review, or set it to merge itself: our unverified digest is on it now.
+    if (!plan.state.verification.verified && (!kept.draft || kept.autoMerge)) {
+      const held = await holdAsDraft(context, kept)
+      if (!held.ok) return withdraw(context, plan, kept, held.message)
+      kept = { ...kept, draft: true, autoMerge: false }
+      plan = { ...plan, pulls: [kept, ...again.slice(1)] }
+    }
   }
 
   const before = readStateBlock(kept.body)
@@ -204,6 +216,49 @@ export async function holdAsDraft(context: Context, pull: PullRequest): Promise<
     `#${pull.number} is a draft again${pull.autoMerge ? ', auto-merge off,' : ''} until the new digest is verified upstream`
   )
   return { ok: true }
+}
+
+/**
+ * Our unverified digest landed on a pull request another run opened meanwhile, which could not be held as a draft:
+ * our commit goes back off the head branch, under a lease, so the pull request again holds only what that run
+ * proposed (and its body says). A commit pushed on top of ours meanwhile is never lost: then the run fails, saying so.
+ */
+async function withdraw(
+  context: Context,
+  plan: { state: PromotionState; headSha?: string; withdraw?: (sha: string) => Promise<string | undefined> },
+  kept: PullRequest,
+  refusal: string
+): Promise<Result> {
+  const { inputs } = context
+  const problem =
+    `${inputs.image}@${plan.state.to.digest} is not verified upstream, and #${kept.number}, opened by another run ` +
+    `meanwhile, is ${kept.draft ? 'a draft' : 'ready for review'}${kept.autoMerge ? ' with auto-merge on' : ''} and ` +
+    `could not be ${kept.draft ? 'held' : 'made a draft'} (${refusal})`
+  const remedy = `convert #${kept.number} to a draft (and disable its auto-merge) or close it, then re-run`
+  const back = plan.headSha ? await plan.withdraw?.(plan.headSha) : undefined
+  if (!plan.headSha || !back) {
+    throw new ExternalError(
+      `${problem}; ` +
+        (plan.headSha
+          ? `commit ${plan.headSha} stays on ${inputs.headBranch}: it could not be taken back off under a lease ` +
+            '(the branch moved on since)'
+          : `${inputs.headBranch} pinned the digest already`) +
+        `: ${remedy}`
+    )
+  }
+  core.notice(
+    `${problem}: took commit ${plan.headSha} back off ${inputs.headBranch} (now at ${back}, under a lease); ${remedy}`
+  )
+  return {
+    operation: 'skipped',
+    pull: { number: kept.number, url: kept.url },
+    headSha: back,
+    verified: false,
+    from: plan.state.from?.digest,
+    to: plan.state.to.digest,
+    files: [],
+    autoMerge: false
+  }
 }
 
 function updateComment(before: PromotionState | undefined, after: PromotionState): string {

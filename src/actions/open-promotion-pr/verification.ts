@@ -4,8 +4,23 @@ import type { StatusSeen, VerificationState } from './state-block.js'
 /** How many commits of `base` (newest first) are searched for the upstream's statuses, at most. */
 export const MAX_COMMITS_CHECKED = 10
 
+/** How many changes of `from-paths` are read at their parent, at most, looking for the one that pinned the digest. */
+export const MAX_PIN_READS = 20
+
+/** What `from-paths` pinned before a commit of base: the clone's history, read with the manifest engine. */
+export interface PinHistory {
+  /** The commit of base `pinned` was read at; history is listed from it. */
+  tip: string
+  /**
+   * The digests from-paths pin at the parent of `commit`, which is `index` commits below the tip; undefined when that
+   * cannot be read (from-paths missing there, a file the engine refuses, history git could not fetch).
+   */
+  pinnedBefore(commit: string, index: number): Promise<string[] | undefined>
+}
+
 export interface UpstreamRequest {
   api: Pick<PullRequestApi, 'listCommits' | 'statuses'>
+  history: PinHistory
   repo: RepoName
   base: string
   /** Directories or files of `from-paths` (globs cut at their first wildcard). */
@@ -61,35 +76,28 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
   }
 
   const names = [request.image, ...request.aliases]
-  const touching = new Map<string, CommitSummary>()
+  // Both lists from the commit from-paths were read at: a commit landing on base meanwhile shifts nothing.
+  const tip = request.history.tip
+  const touching = new Set<string>()
   for (const path of new Set(request.fromPaths.map(cleanPath))) {
-    for (const commit of await request.api.listCommits(request.repo, request.base, {
+    for (const commit of await request.api.listCommits(request.repo, tip, {
       path: path || undefined,
       max: 100
     })) {
-      touching.set(commit.sha, commit)
+      touching.add(commit.sha)
     }
   }
-  const history = await request.api.listCommits(request.repo, request.base, { max: 100 })
-  const touched = (index: number) => touching.has((history[index] as CommitSummary).sha)
-  // from-paths are as base has them now from their newest change on: that commit and all later ones pin the digest.
-  const newest = history.findIndex((_commit, index) => touched(index))
-  if (newest < 0) {
+  const history = await request.api.listCommits(request.repo, tip, { max: 100 })
+  const changes = history.flatMap((commit, index) => (touching.has(commit.sha) ? [index] : []))
+  if (changes.length === 0) {
     return {
       ...base,
       reason: `no commit among the last ${history.length} of ${request.base} touched ${request.fromPaths.join(', ')}`
     }
   }
-  // The commit our trailer says pinned the digest, up to the next change of from-paths (which may pin another).
-  const trailer = history.findIndex(
-    (commit, index) => touched(index) && hasImageTrailer(commit.message, names, request.digest)
-  )
-  let changed = trailer
-  while (changed > 0 && !touched(changed - 1)) changed--
-  const pinning = history[trailer < 0 ? newest : trailer] as CommitSummary
-  const candidates = history
-    .filter((_commit, index) => index <= newest || (trailer >= 0 && index >= changed && index <= trailer))
-    .slice(0, MAX_COMMITS_CHECKED)
+  const start = await pinningChange(request, history, changes, names)
+  const pinning = history[start] as CommitSummary
+  const candidates = history.slice(0, start + 1).slice(0, MAX_COMMITS_CHECKED)
   let last: VerificationState = { ...base, pinnedBy: pinning.sha }
   for (const commit of candidates) {
     const seen = await request.api.statuses(request.repo, commit.sha)
@@ -107,6 +115,28 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
     if (last.commit === undefined || (last.statuses.length === 0 && state.statuses.length > 0)) last = state
   }
   return last
+}
+
+/**
+ * Where the run of the digest lasting to the tip began: the newest change of from-paths (`changes`, newest first)
+ * with our trailer, else the first, walking back, whose parent did not pin the digest. Where the history cannot tell,
+ * the oldest change known to pin it: fewer commits count, never one that ran another digest.
+ */
+async function pinningChange(
+  request: UpstreamRequest,
+  history: CommitSummary[],
+  changes: number[],
+  names: string[]
+): Promise<number> {
+  let reads = 0
+  for (const index of changes) {
+    const commit = history[index] as CommitSummary
+    if (hasImageTrailer(commit.message, names, request.digest)) return index
+    if (reads++ === MAX_PIN_READS) return index
+    const before = await request.history.pinnedBefore(commit.sha, index)
+    if (before?.length !== 1 || before[0] !== request.digest) return index
+  }
+  return changes[changes.length - 1] as number
 }
 
 function judge(seen: StatusSeen[], request: UpstreamRequest): { verified: boolean; reason?: string } {

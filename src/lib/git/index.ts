@@ -50,6 +50,19 @@ export interface GitCommandManager {
   tryPushWithLease(branch: string, expected: string): Promise<PushResult>
   /** The working tree's changes against HEAD as a unified diff. */
   diff(): Promise<string>
+  /** The commit `ref` names in the clone, or undefined when the clone lacks it (beyond a shallow boundary). */
+  tryResolveCommit(ref: string): Promise<string | undefined>
+  /**
+   * Fetches `commits` more commits of `branch`'s history behind a shallow clone's boundary, moving no ref (a full
+   * clone has them already); false when the fetch failed.
+   */
+  tryDeepen(branch: string, commits: number): Promise<boolean>
+  /**
+   * Writes the files `ref` has under `paths` (directories or files; '' for the whole tree) into the empty directory
+   * `into`, through a throwaway index: the clone's index, working tree and HEAD stay as they are. False when the
+   * clone lacks `ref` or git could not write them.
+   */
+  tryExportTree(ref: string, paths: string[], into: string): Promise<boolean>
   /** The branch checked out, or undefined on a detached HEAD. */
   currentBranch(): Promise<string | undefined>
   /** Detaches HEAD at its commit, so later resets move no local branch. */
@@ -99,10 +112,14 @@ export function createGit(options: GitOptions): GitCommandManager {
   const cwd = options.cwd
   const timeoutMs = options.timeoutMs ?? GIT_TIMEOUT_MS
 
-  const exec = async (args: string[], input?: string): Promise<CommandResult> => {
+  const exec = async (
+    args: string[],
+    input?: string,
+    extraEnv: Record<string, string> = {}
+  ): Promise<CommandResult> => {
     const result = await options.runner.run('git', args, {
       cwd,
-      env,
+      env: { ...env, ...extraEnv },
       silent: true,
       input,
       timeoutMs
@@ -114,8 +131,13 @@ export function createGit(options: GitOptions): GitCommandManager {
     }
     return result
   }
-  const git = async (args: string[], what: string, input?: string): Promise<CommandResult> => {
-    const result = await exec(args, input)
+  const git = async (
+    args: string[],
+    what: string,
+    input?: string,
+    extraEnv?: Record<string, string>
+  ): Promise<CommandResult> => {
+    const result = await exec(args, input, extraEnv)
     if (result.exitCode !== 0) {
       throw new ExternalError(`git ${what} failed (exit code ${result.exitCode}):\n${lastLines(result, 12)}`)
     }
@@ -226,6 +248,53 @@ export function createGit(options: GitOptions): GitCommandManager {
         deepened += step
         step *= 4
       }
+    },
+    async tryResolveCommit(ref) {
+      const result = await exec(['rev-parse', '--quiet', '--verify', `${ref}^{commit}`])
+      return result.exitCode === 0 ? result.stdout.trim() : undefined
+    },
+    async tryDeepen(branch, commits) {
+      const shallow = (await exec(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true'
+      if (!shallow) return true
+      // No destination: refs/remotes/origin/<branch> stays where the clone put it, for the steps after this one.
+      const result = await exec([
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        `--deepen=${commits}`,
+        'origin',
+        `refs/heads/${branch}`
+      ])
+      return result.exitCode === 0
+    },
+    async tryExportTree(ref, paths, into) {
+      const listed = await exec([
+        'ls-tree',
+        '-r',
+        '-z',
+        '--name-only',
+        ref,
+        '--',
+        ...paths.map(p => p || '.')
+      ])
+      if (listed.exitCode !== 0) return false
+      const files = listed.stdout.split('\0').filter(Boolean)
+      if (files.length === 0) return true
+      // A throwaway index beside `into`: checkout with paths writes the index it uses, never HEAD.
+      const index = { GIT_INDEX_FILE: `${into.replace(/\/+$/, '')}.index` }
+      const written = await exec(
+        [
+          '--literal-pathspecs',
+          `--work-tree=${into}`,
+          'checkout',
+          ref,
+          '--pathspec-from-file=-',
+          '--pathspec-file-nul'
+        ],
+        files.map(file => `${file}\0`).join(''),
+        index
+      )
+      return written.exitCode === 0
     },
     async diff() {
       return (await git(['diff', '--no-color', 'HEAD'], 'diff')).stdout

@@ -89,7 +89,7 @@ export interface PullRequestApi {
     ref: string,
     options?: { path?: string; max?: number }
   ): Promise<CommitSummary[]>
-  /** Commit statuses (latest per context) and check runs (latest per name) of a commit, every page of them. */
+  /** Commit statuses (latest per context, the combined status) and check runs (latest per name), every page. */
   statuses(repo: RepoName, sha: string): Promise<CommitStatus[]>
 }
 
@@ -106,6 +106,33 @@ function describe(error: unknown): string {
   const http = error as HttpError
   const details = (http.response?.data?.errors ?? []).map(entry => entry.message).filter(Boolean)
   return [http.message ?? String(error), ...details].join(': ')
+}
+
+/** Pages of the combined status read at most: 1,000 contexts, far more than any commit carries. */
+const MAX_STATUS_PAGES = 10
+
+/**
+ * The latest status of each context of a commit, every page of the combined status: one entry per context, where
+ * the list of statuses holds every status ever posted (a controller reposting each sync fills pages with repeats).
+ */
+async function combinedStatuses(octokit: Octokit, repo: RepoName, sha: string) {
+  const latest = []
+  for (let page = 1; ; page++) {
+    const { data } = await octokit.rest.repos.getCombinedStatusForRef({
+      ...repo,
+      ref: sha,
+      per_page: 100,
+      page
+    })
+    latest.push(...data.statuses)
+    if (data.statuses.length < 100 || latest.length >= data.total_count) return latest
+    // A context left unread could be a failing one: refuse rather than judge on part of them.
+    if (page === MAX_STATUS_PAGES) {
+      throw new ExternalError(
+        `${sha} carries ${data.total_count} status contexts, more than the ${MAX_STATUS_PAGES * 100} read`
+      )
+    }
+  }
 }
 
 /** A client over a lazily loaded Octokit, as `createGitHubApi` builds it. */
@@ -341,20 +368,16 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
 
     statuses: (repo, sha) =>
       call(`reading the statuses of ${sha}`, async octokit => {
-        const [all, runs] = await Promise.all([
-          octokit.paginate(octokit.rest.repos.listCommitStatusesForRef, { ...repo, ref: sha, per_page: 100 }),
+        const [latest, runs] = await Promise.all([
+          combinedStatuses(octokit, repo, sha),
           octokit.paginate(octokit.rest.checks.listForRef, { ...repo, ref: sha, per_page: 100 })
         ])
-        // Newest first: the first status of a context is its latest, as the combined status reports it.
-        const seen = new Set<string>()
-        const statuses: CommitStatus[] = all
-          .filter(status => !seen.has(status.context) && seen.add(status.context))
-          .map(status => ({
-            context: status.context,
-            state: status.state,
-            at: status.created_at,
-            kind: 'status'
-          }))
+        const statuses: CommitStatus[] = latest.map(status => ({
+          context: status.context,
+          state: status.state,
+          at: status.created_at,
+          kind: 'status'
+        }))
         for (const run of runs) {
           statuses.push({
             context: run.name,
