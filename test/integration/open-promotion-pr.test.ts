@@ -19,6 +19,7 @@ import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js
 import {
   buildImage,
   createGitOps,
+  createGitOpsOf,
   DEPLOYMENT_OF,
   manyCommits,
   overlay,
@@ -27,6 +28,7 @@ import {
   type BuiltImage
 } from '../support/promotion.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
+import { startRegistryProxy, type RegistryProxy } from '../support/registry-proxy.js'
 
 let gh: LocalGitHub
 let registry: TestRegistry
@@ -65,7 +67,12 @@ interface Outcome {
 }
 
 /** Runs the action in-process against the local GitHub and the registry. */
-async function promote(repo: string, token: string, inputs: Record<string, string>): Promise<Outcome> {
+async function promote(
+  repo: string,
+  token: string,
+  inputs: Record<string, string>,
+  overrides: Partial<Collaborators> = {}
+): Promise<Outcome> {
   const outputs: Outcome['outputs'] = {}
   let summary = ''
   const temp = await fs.mkdtemp(path.join(os.tmpdir(), 'promotion-'))
@@ -89,7 +96,8 @@ async function promote(repo: string, token: string, inputs: Record<string, strin
       summary += markdown
     },
     now: () => new Date(),
-    sleep: async () => undefined
+    sleep: async () => undefined,
+    ...overrides
   }
   const commands: string[] = []
   const stop = captureCommands(commands)
@@ -378,6 +386,18 @@ describe('open for a branch (mode 1)', () => {
     const result = await promote(repo, token, { 'image-ref': `${IMAGE}@${missing}` })
     expect(result.error).toContain(`${IMAGE}@${missing} does not exist in the registry`)
     expect(gh.pulls(repo)).toHaveLength(0)
+    // The only image failed: promotions still has its object, as for any image that fails.
+    expect(JSON.parse(result.outputs.promotions!)).toEqual([
+      expect.objectContaining({
+        image: IMAGE,
+        operation: 'failed',
+        error: result.error,
+        'head-branch': 'promote/staging/octo-web',
+        'pull-request-number': null
+      })
+    ])
+    expect(result.outputs.operation).toBe('')
+    expect(result.summary).toContain(`### Promotion of \`${IMAGE}\` to staging: failed`)
   })
 })
 
@@ -1616,5 +1636,134 @@ describe('promote several images (mode 2)', () => {
     expect(none.error).toContain(
       "input 'from-paths' (apps/web/base) pins no image by digest on main (by tag only:"
     )
+  })
+})
+
+describe('registry credentials go only to the registries inputs name (mode 2)', () => {
+  const PASSWORD = 'promotion-Registry-Pass-6613'
+  const fromDev = { 'from-paths': 'apps/web/overlays/dev', paths: 'apps/web/overlays/staging' }
+  let other: TestRegistry
+  /** The registry of the images, wanting the inputs' credentials at its token service. */
+  let own: RegistryProxy
+  /** A registry someone who can commit to the dev overlay names; its token service takes whatever it is sent. */
+  let foreign: RegistryProxy
+  let pushedThere: BuiltImage
+  let webThere: BuiltImage
+
+  beforeAll(async () => {
+    other = await startRegistry()
+    pushedThere = await buildImage(other, 'octo/api', '6.6.6', `${gh.serverUrl}/octo/app`, built[1]!.revision)
+    webThere = await buildImage(other, 'octo/web', '7.7.7', `${gh.serverUrl}/octo/app`, built[2]!.revision)
+    ;[own, foreign] = await Promise.all([
+      startRegistryProxy(registry, { bearer: { username: 'bot', password: PASSWORD } }),
+      startRegistryProxy(other, { bearer: {} })
+    ])
+  }, 60_000)
+  afterAll(async () => {
+    await Promise.all([own?.stop(), foreign?.stop()])
+    await other?.stop()
+  })
+
+  const client = (env: NodeJS.ProcessEnv = {}): Partial<Collaborators> => ({
+    registry: credentials =>
+      createRegistryClient({ credentials, ca: registry.caPem + other.caPem, env, retries: 0 })
+  })
+  const credentials = { 'registry-username': 'bot', 'registry-password': PASSWORD }
+
+  /** dev pins web on our registry and api on the foreign one, each newer than staging. */
+  async function pinnedOnTwoRegistries() {
+    const repo = `octo/gitops-${++n}`
+    const web = `${own.host}/octo/web`
+    const api = `${foreign.host}/octo/api`
+    await createGitOpsOf(gh, repo, [
+      { image: web, dev: built[1]!, staging: built[0]! },
+      { image: api, dev: pushedThere, staging: { digest: `sha256:${'0e'.repeat(32)}`, tag: '6.0.0' } }
+    ])
+    const token = gh.createToken({
+      repos: { [repo]: { contents: 'write', pullRequests: 'write' }, 'octo/app': { contents: 'read' } },
+      kind: 'app'
+    })
+    own.reset()
+    foreign.reset()
+    return { repo, token, web, api }
+  }
+  const usersAtTokenService = (proxy: RegistryProxy) => proxy.tokenRequests.map(request => request.username)
+  const sentTo = (proxy: RegistryProxy) => proxy.requests.map(request => request.authorization ?? '')
+
+  it('refuses them before any write when only from-paths name the images, so a pinned registry never sees them', async () => {
+    const { repo, token } = await pinnedOnTwoRegistries()
+    const before = gh.calls.length
+    const listed = await promote(repo, token, { ...fromDev, ...credentials }, client())
+    expect(usersAtTokenService(foreign)).toEqual([])
+    expect(sentTo(foreign)).toEqual([])
+    expect(listed.error).toContain(
+      "inputs 'registry-username' and 'registry-password' go only to the registry of an image an input names"
+    )
+    expect(listed.error).toContain("name the images to promote in 'images'")
+    expect(listed.error).not.toContain(PASSWORD)
+    expect(apiCalls(before, repo).filter(call => call.write)).toEqual([])
+    expect(gh.pulls(repo)).toEqual([])
+  })
+
+  it('sends them, and at its token service, only to the registry of the image images names', async () => {
+    const { repo, token, web } = await pinnedOnTwoRegistries()
+    const named = await promote(repo, token, { ...fromDev, ...credentials, images: web }, client())
+    expect(named.error).toBeUndefined()
+    expect(named.outputs).toMatchObject({ operation: 'created', 'head-branch': 'promote/staging/octo-web' })
+    expect(usersAtTokenService(own).length).toBeGreaterThan(0)
+    expect(usersAtTokenService(own)).toEqual(usersAtTokenService(own).map(() => 'bot'))
+    expect([foreign.requests, foreign.tokenRequests]).toEqual([[], []])
+  })
+
+  it("lists and promotes with each registry's own Docker config login, the foreign one anonymous", async () => {
+    const { repo, token, web, api } = await pinnedOnTwoRegistries()
+    const dockerConfig = await fs.mkdtemp(path.join(os.tmpdir(), 'docker-config-'))
+    try {
+      const auth = Buffer.from(`bot:${PASSWORD}`).toString('base64')
+      await fs.writeFile(
+        path.join(dockerConfig, 'config.json'),
+        JSON.stringify({ auths: { [own.host]: { auth } } })
+      )
+      const listed = await promote(repo, token, fromDev, client({ DOCKER_CONFIG: dockerConfig }))
+      expect(listed.error).toBeUndefined()
+      expect(
+        (JSON.parse(listed.outputs.promotions!) as Array<Record<string, unknown>>).map(p => [
+          p.image,
+          p.operation
+        ])
+      ).toEqual([
+        [web, 'created'],
+        [api, 'created']
+      ])
+      expect(usersAtTokenService(own)).toEqual(usersAtTokenService(own).map(() => 'bot'))
+      expect(foreign.tokenRequests.length).toBeGreaterThan(0)
+      expect(usersAtTokenService(foreign)).toEqual(usersAtTokenService(foreign).map(() => undefined))
+      expect(sentTo(foreign).filter(authorization => !/^(Bearer .+)?$/.test(authorization))).toEqual([])
+    } finally {
+      await fs.rm(dockerConfig, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses two images from-paths pin that would share one head branch, naming both, before any write', async () => {
+    const repo = `octo/gitops-${++n}`
+    // Both readable without credentials: nothing but the shared branch stands in the way.
+    const ours = IMAGE
+    const theirs = `${foreign.host}/octo/web`
+    await createGitOpsOf(gh, repo, [
+      { image: ours, dev: built[1]!, staging: built[0]! },
+      { image: theirs, dev: webThere, staging: built[0]! }
+    ])
+    const token = gh.createToken({
+      repos: { [repo]: { contents: 'write', pullRequests: 'write' }, 'octo/app': { contents: 'read' } },
+      kind: 'app'
+    })
+    const before = gh.calls.length
+    const listed = await promote(repo, token, fromDev, client())
+    expect(listed.error).toContain(
+      `input 'from-paths' pins ${ours} and ${theirs}, which would share the head branch promote/staging/octo-web`
+    )
+    expect(listed.error).toContain("with 'image' and a 'head-branch' of its own")
+    expect(apiCalls(before, repo).filter(call => call.write)).toEqual([])
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 })

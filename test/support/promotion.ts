@@ -52,6 +52,25 @@ export async function createGitOps(
   })
 }
 
+/** A GitOps repository whose dev and staging overlays each pin every image of `pins` (one Deployment runs them all). */
+export async function createGitOpsOf(
+  gh: LocalGitHub,
+  fullName: string,
+  pins: Array<{ image: string; dev: Omit<BuiltImage, 'revision'>; staging: Omit<BuiltImage, 'revision'> }>
+): Promise<void> {
+  const at = (environment: 'dev' | 'staging') =>
+    overlayOf(pins.map(pin => ({ image: pin.image, ...pin[environment] })))
+  await gh.createRepo(fullName, {
+    defaultBranch: 'main',
+    files: {
+      'apps/web/base/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
+      'apps/web/base/deployment.yaml': DEPLOYMENT_OF(pins.map(pin => pin.image)),
+      'apps/web/overlays/dev/kustomization.yaml': at('dev'),
+      'apps/web/overlays/staging/kustomization.yaml': at('staging')
+    }
+  })
+}
+
 /** Pins dev to `built` on main as bump-manifest would (with its trailer); returns the commit. */
 export async function pinDev(
   gh: LocalGitHub,

@@ -5,6 +5,7 @@ import {
   parseDuration,
   readInputs,
   refuseForSeveral,
+  refuseSharedBranches,
   slug
 } from '../../src/actions/open-promotion-pr/inputs.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
@@ -89,6 +90,72 @@ describe('open-promotion-pr inputs', () => {
       fromPaths: ['apps/web/overlays/dev']
     })
     expect(each).not.toHaveProperty('images')
+  })
+
+  it('gives registry-username/password only to the registries of the images inputs name', () => {
+    const credentials = { 'registry-username': 'bot', 'registry-password': 's3cret' }
+    const expected = { username: 'bot', password: 's3cret' }
+    const several = read({
+      ...fromDev,
+      ...credentials,
+      images: 'ghcr.io/octo/web\nregistry.local:5000/octo/api'
+    })
+    expect(
+      ['ghcr.io', 'registry.local:5000', 'docker.io', 'attacker.example'].map(several.credentialsFor)
+    ).toEqual([expected, expected, undefined, undefined])
+    // Docker Hub by its canonical host, as the registry client asks for it.
+    const hub = read({ ...credentials, 'image-ref': `octo/web@${DIGEST}` })
+    expect(['docker.io', 'ghcr.io'].map(hub.credentialsFor)).toEqual([expected, undefined])
+    const named = read({ ...fromDev, ...credentials, image: 'ghcr.io/octo/web' })
+    expect(['ghcr.io', 'registry.local:5000'].map(named.credentialsFor)).toEqual([expected, undefined])
+    // Without the inputs, no host gets them from here (the Docker config applies).
+    expect(read(fromDev).credentialsFor('ghcr.io')).toBeUndefined()
+    expect(JSON.stringify(several)).not.toContain('s3cret')
+  })
+
+  it('refuses registry credentials when the images are only those from-paths pin, saying to name them', () => {
+    const given = () => read({ ...fromDev, 'registry-username': 'bot', 'registry-password': 's3cret' })
+    expect(given).toThrow(ConfigurationError)
+    expect(given).toThrow(
+      "inputs 'registry-username' and 'registry-password' go only to the registry of an image an input names, and " +
+        "no input names one (the images are those 'from-paths' pin): name the images to promote in 'images'"
+    )
+  })
+
+  it.each([
+    [
+      'ghcr.io/acme/api\ndocker.io/acme/api',
+      'ghcr.io/acme/api and docker.io/acme/api',
+      'promote/staging/acme-api'
+    ],
+    ['acme/web-app\nacme-web/app', 'acme/web-app and acme-web/app', 'promote/staging/acme-web-app'],
+    [
+      'ghcr.io/acme/api\nghcr.io/acme/web\nquay.io/acme/web',
+      'ghcr.io/acme/web and quay.io/acme/web',
+      'promote/staging/acme-web'
+    ]
+  ])('refuses images %j that would share one head branch, naming both', (images, both, branch) => {
+    const given = () => read({ ...fromDev, images })
+    expect(given).toThrow(ConfigurationError)
+    expect(given).toThrow(
+      `input 'images' names ${both}, which would share the head branch ${branch} (one pull request rewriting ` +
+        "the other's): promote only one of them here (name it in 'images'), and the other in a step of its own " +
+        "with 'image' and a 'head-branch' of its own"
+    )
+  })
+
+  it('refuses chosen images that share a head branch, and takes ones that do not', () => {
+    const listed = read(fromDev)
+    const choose = (...names: string[]) => names.map(name => chooseImage(listed, name))
+    expect(() =>
+      refuseSharedBranches(choose('ghcr.io/octo/web', 'ghcr.io/octo/api'), "input 'from-paths' pins")
+    ).not.toThrow()
+    expect(() =>
+      refuseSharedBranches(choose('ghcr.io/octo/web', 'localhost:5000/octo/web'), "input 'from-paths' pins")
+    ).toThrow(
+      "input 'from-paths' pins ghcr.io/octo/web and localhost:5000/octo/web, which would share the head branch " +
+        'promote/staging/octo-web'
+    )
   })
 
   it('refuses what belongs to one image when several are promoted', () => {

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef, sameRepository, type ImageRef } from '../../lib/image-ref.js'
 import { InputReader, type InputSource } from '../../lib/inputs.js'
 import type { Identity } from '../../lib/git/index.js'
+import type { Credentials } from '../../lib/registry/index.js'
 
 export const INPUTS = [
   'environment',
@@ -117,7 +118,12 @@ export interface PromotionInputs {
   commitVia: (typeof COMMIT_VIA)[number]
   commitMessage: string
   author: Identity
-  registryCredentials?: { username: string; password: string }
+  /**
+   * registry-username/password for `host` when an input (`image`, `images`, `image-ref`) names an image there, else
+   * undefined (the Docker config applies): a registry the GitOps repository names, and its token service, never see
+   * them.
+   */
+  credentialsFor: (host: string) => Credentials | undefined
   sourceToken: string
 }
 
@@ -200,6 +206,17 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): ActionI
       "inputs 'registry-username' and 'registry-password' go together: give both, or neither to use the Docker config"
     )
   }
+  // Without an image named by an input, the registries are the ones the repository pins: anyone who can commit to
+  // from-paths could name their own and collect the password.
+  if (username && images.length === 0) {
+    throw new ConfigurationError(
+      "inputs 'registry-username' and 'registry-password' go only to the registry of an image an input names, and " +
+        "no input names one (the images are those 'from-paths' pin): name the images to promote in 'images', or " +
+        'leave the credentials empty and log in with the Docker config (docker/login-action) for each registry'
+    )
+  }
+  const credentials = username ? { username, password } : undefined
+  const credentialHosts = new Set(images.map(choice => choice.imageRef.registry))
   const requireStatus = read.lines('require-status')
   if (requireStatus.length > 0 && fromPaths.length === 0) {
     throw new ConfigurationError(
@@ -216,6 +233,7 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): ActionI
 
   const aliases = readAliases(read)
   if (images.length > 1) refuseForSeveral({ headBranchInput, tag, aliases }, "input 'images'")
+  refuseSharedBranches(images, "input 'images' names")
 
   return {
     environment,
@@ -248,7 +266,7 @@ export function readInputs(source: InputSource, env: NodeJS.ProcessEnv): ActionI
     commitVia: read.oneOf('commit-via', COMMIT_VIA, 'git'),
     commitMessage: read.optional('commit-message', DEFAULT_COMMIT_MESSAGE),
     author: parseAuthor(''),
-    registryCredentials: username ? { username, password } : undefined,
+    credentialsFor: host => (credentialHosts.has(host) ? credentials : undefined),
     sourceToken: read.secret('source-token') || token
   }
 }
@@ -352,6 +370,26 @@ export function chooseImage(inputs: ActionInputs, name: string): ImageChoice {
     image: name,
     imageRef,
     headBranch: inputs.headBranchInput ?? defaultHeadBranch(inputs.environment, imageRef)
+  }
+}
+
+/**
+ * Refuses images whose default head branches are one (`ghcr.io/acme/api` and `docker.io/acme/api`, `acme/web-app` and
+ * `acme-web/app`): each run would rewrite the other's pull request. Before any write.
+ */
+export function refuseSharedBranches(choices: readonly ImageChoice[], source: string): void {
+  const seen = new Map<string, ImageChoice>()
+  for (const choice of choices) {
+    const first = seen.get(choice.headBranch)
+    if (!first) {
+      seen.set(choice.headBranch, choice)
+      continue
+    }
+    throw new ConfigurationError(
+      `${source} ${first.image} and ${choice.image}, which would share the head branch ${choice.headBranch} (one ` +
+        "pull request rewriting the other's): promote only one of them here (name it in 'images'), and the other in " +
+        "a step of its own with 'image' and a 'head-branch' of its own"
+    )
   }
 }
 

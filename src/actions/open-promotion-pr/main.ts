@@ -30,6 +30,7 @@ import {
   MAX_IMAGES,
   readInputs,
   refuseForSeveral,
+  refuseSharedBranches,
   type ActionInputs,
   type ImageChoice,
   type OutputName,
@@ -58,7 +59,8 @@ export interface Collaborators {
   env: NodeJS.ProcessEnv
   runner: CommandRunner
   github(token: string, apiUrl: string | undefined): GitHubClients
-  registry(credentials: PromotionInputs['registryCredentials']): ImageRegistry
+  /** `credentials` chooses per host (undefined: the Docker config). */
+  registry(credentials: PromotionInputs['credentialsFor']): ImageRegistry
   setOutput(name: OutputName, value: string): void
   writeSummary(markdown: string): Promise<void>
   now(): Date
@@ -148,7 +150,9 @@ async function listFromPaths(shared: Omit<Context, 'inputs'>, inputs: ActionInpu
     if (listed.images.length > 1)
       refuseForSeveral(inputs, `input 'from-paths' pins ${listed.images.join(', ')}: this`)
     core.info(`Promoting what from-paths pin on ${shared.base}: ${listed.images.join(', ')}`)
-    return listed.images.map(image => chooseImage(inputs, image))
+    const chosen = listed.images.map(image => chooseImage(inputs, image))
+    refuseSharedBranches(chosen, "input 'from-paths' pins")
+    return chosen
   } finally {
     await fs.rm(tempDir, { recursive: true, force: true })
   }
@@ -192,7 +196,7 @@ async function openForBranch(context: Context): Promise<Result> {
     const closed = await closeDuplicates(context, kept, pulls.slice(1))
     return unchanged(kept, digest, previous, closed)
   }
-  const registry = deps.registry(inputs.registryCredentials)
+  const registry = deps.registry(inputs.credentialsFor)
   const tag = digest === inputs.digest ? (inputs.tag ?? branch.proposed.tag) : branch.proposed.tag
   const to = await readVersion(registry, inputs.imageRef, { digest, tag }, 'the image')
   const running = branch.running.length === 1 && branch.unpinned.length === 0 ? branch.running[0] : undefined
@@ -341,7 +345,7 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       }
     }
 
-    const registry = deps.registry(inputs.registryCredentials)
+    const registry = deps.registry(inputs.credentialsFor)
     const to = await readVersion(registry, inputs.imageRef, { digest, tag }, 'the digest to promote')
     const from = running
       ? await readVersion(

@@ -10,20 +10,20 @@ import type { Result } from './promotion.js'
 export type Promotion = ImageChoice & ({ result: Result } | { error: unknown })
 
 /**
- * Promotes each image in turn. One image: its error is the step's, as it always was. Several: every image is tried,
- * whatever became of the ones before; failures are reported by `reportPromotions`.
+ * Promotes each image in turn: every image is tried, whatever became of the ones before; failures are reported by
+ * `reportPromotions`.
  */
 export async function promoteEach(
   images: readonly ImageChoice[],
   promoteOne: (image: ImageChoice) => Promise<Result>
 ): Promise<Promotion[]> {
-  if (images.length === 1) return [{ ...images[0]!, result: await promoteOne(images[0]!) }]
   const promotions: Promotion[] = []
   for (const image of images) {
     try {
       promotions.push({ ...image, result: await promoteOne(image) })
     } catch (error) {
-      core.error(`Promotion of ${image.image} failed: ${errorMessage(error)}`)
+      // One image's error is the step's own (set failed once, by the handler); several need naming each.
+      if (images.length > 1) core.error(`Promotion of ${image.image} failed: ${errorMessage(error)}`)
       promotions.push({ ...image, error })
     }
   }
@@ -32,7 +32,8 @@ export async function promoteEach(
 
 /**
  * Sets the outputs and writes the step summary, then fails naming every image that failed. `promotions` lists every
- * image; the singular outputs describe the image when there is one, and are empty when there are several.
+ * image, failed ones too; the singular outputs describe the image when there is one, and are empty when there are
+ * several.
  */
 export async function reportPromotions(
   deps: Collaborators,
@@ -78,6 +79,8 @@ export async function reportPromotions(
 
   const failed = promotions.filter(promotion => 'error' in promotion)
   if (failed.length === 0) return
+  // One image fails with its own error, as it always did, once `promotions` and the summary say so.
+  if (only && 'error' in only) throw only.error
   const message =
     `${failed.length} of ${promotions.length} images failed to promote (the others' pull requests are done): ` +
     failed.map(promotion => `${promotion.image}: ${errorMessage(promotion.error)}`).join('; ')
