@@ -1,6 +1,7 @@
 import { escapeMarkdown } from '../../src/lib/summary.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { getOctokit } from '@actions/github'
+import { execFile } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -17,6 +18,7 @@ import { SEVERITIES } from '../../src/lib/scanner/finding.js'
 import { attachVerdict, type Verdict } from '../../src/lib/verdict/index.js'
 import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import {
+  BASE_DEPLOYMENT,
   buildImage,
   createGitOps,
   createGitOpsOf,
@@ -514,27 +516,95 @@ describe('open for a branch: what base runs (mode 1)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 
-  it('closes, but keeps a branch holding a commit that is not ours; a re-run then writes nothing', async () => {
+  it('keeps the pull request while the branch holds a commit base lacks; once base has it, closes but keeps that branch', async () => {
     const { repo, token } = await gitops()
     await bumpBranch(repo, built[2]!)
-    await gh.commit(repo, {
-      branch: 'promote/staging/octo-web',
-      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
-      message: 'Scale staging\n'
-    })
+    const scale = { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' }
+    await gh.commit(repo, { branch: 'promote/staging/octo-web', files: scale, message: 'Scale staging\n' })
     const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
     expect((await promote(repo, token, inputs)).outputs.operation).toBe('created')
     await gh.commit(repo, { files: { [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0') } })
+    const head = await gh.ref(repo, 'promote/staging/octo-web')
+
+    const before = gh.calls.length
+    const kept = await promote(repo, token, inputs)
+    expect(kept.error).toBeUndefined()
+    expect(kept.outputs).toMatchObject({ operation: 'unchanged', 'pull-request-number': '1' })
+    expect(kept.commands.find(c => c.startsWith('::notice'))).toContain(
+      'but promote/staging/octo-web still changes other things main lacks: #1 stays open, untouched'
+    )
+    expect(gh.pulls(repo)[0]!.state).toBe('open')
+    expect(gh.calls.slice(before).filter(call => call.write)).toEqual([])
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(head)
+
+    await gh.commit(repo, { files: scale })
     const result = await promote(repo, token, inputs)
     expect(result.outputs.operation).toBe('closed')
     expect(gh.pulls(repo)[0]!.state).toBe('closed')
-    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeDefined()
+    expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(head)
 
     const again = gh.calls.length
     const rerun = await promote(repo, token, inputs)
     expect(rerun.error).toBeUndefined()
     expect(rerun.outputs).toMatchObject({ operation: 'unchanged', 'pull-request-number': '' })
     expect(gh.calls.slice(again).filter(call => call.write)).toEqual([])
+  })
+
+  it("keeps a head branch shared with another image whose pin base lacks; deletes only this image's commits", async () => {
+    const { repo, token } = await gitops()
+    const API = `${registry.host}/octo/api`
+    const API_DIGEST = `sha256:${'b'.repeat(64)}`
+    const apiPin = { 'apps/api/overlays/staging/kustomization.yaml': overlay(API, API_DIGEST, '2.0.0') }
+    const branch = 'promote/staging/shared'
+    await bumpBranch(repo, built[2]!, branch)
+    await gh.commit(repo, {
+      branch,
+      files: apiPin,
+      message: `Pin ${API} to 2.0.0\n\nImage: ${API}@${API_DIGEST}\n`,
+      author: { name: 'github-actions[bot]', email: '41898282+github-actions[bot]@users.noreply.github.com' }
+    })
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}`, 'head-branch': branch }
+    expect((await promote(repo, token, inputs)).outputs.operation).toBe('created')
+    // Base gets this image's digest another way; the other image's pin is only on the branch.
+    await gh.commit(repo, { files: { [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0') } })
+    const head = await gh.ref(repo, branch)
+
+    const before = gh.calls.length
+    const kept = await promote(repo, token, inputs)
+    expect(kept.error).toBeUndefined()
+    expect(kept.outputs).toMatchObject({ operation: 'unchanged', 'pull-request-number': '1' })
+    expect(gh.pulls(repo)[0]!.state).toBe('open')
+    expect(gh.calls.slice(before).filter(call => call.write)).toEqual([])
+    expect(await gh.ref(repo, branch)).toBe(head)
+
+    // Once base has both, the pull request goes; the branch holding the other image's commit stays.
+    await gh.commit(repo, { files: apiPin })
+    const closed = await promote(repo, token, inputs)
+    expect(closed.outputs.operation).toBe('closed')
+    expect(gh.pulls(repo)[0]!.state).toBe('closed')
+    expect(await gh.ref(repo, branch)).toBe(head)
+  })
+
+  it('deletes its branch under a lease: a newer digest pushed after the compare keeps the branch', async () => {
+    const { repo, token } = await gitops()
+    const branch = 'promote/staging/octo-web'
+    await bumpBranch(repo, built[2]!)
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
+    expect((await promote(repo, token, inputs)).outputs.operation).toBe('created')
+    await gh.commit(repo, { files: { [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0') } })
+    let newer = ''
+    gh.hook({
+      route: 'GET /repos/{owner}/{repo}/compare/{basehead}',
+      run: async call => {
+        if (call.repo === repo) newer = await bumpBranch(repo, built[1]!)
+      }
+    })
+    const result = await promote(repo, token, inputs)
+    expect(result.error).toBeUndefined()
+    expect(newer).not.toBe('')
+    expect(result.outputs.operation).toBe('closed')
+    expect(result.commands.find(c => c.startsWith('::notice'))).toContain(`${branch} moved on from`)
+    expect(await gh.ref(repo, branch)).toBe(newer)
   })
 
   it('proposes what the branch pins when image-ref names another digest, and warns', async () => {
@@ -566,6 +636,43 @@ describe('open for a branch: what base runs (mode 1)', () => {
       "branch 'promote/staging/octo-web' shares no commit with 'main' in the last 1000 commits"
     )
   })
+
+  it('reads the names of changed files as git gives them: a leading space, a backslash', async () => {
+    const { repo, token } = await gitops()
+    await bumpBranch(repo, built[2]!, 'promote/odd')
+    // A name with a leading space and a backslash: trimmed or turned into a path, it would be another file.
+    const odd = 'apps/web/overlays/qa/ odd\\name.yaml'
+    await gh.commit(repo, {
+      branch: 'promote/odd',
+      files: { [odd]: BASE_DEPLOYMENT(`${IMAGE}:1.3.0@${built[2]!.digest}`).replace(':0.0.1', '') }
+    })
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
+    const named = await promote(repo, token, { ...inputs, 'head-branch': 'promote/odd' })
+    expect(named.error).toBeUndefined()
+    expect(JSON.parse(named.outputs.promoted!).files).toEqual([odd, STAGING])
+  })
+
+  it('refuses a branch changing more than 10,000 files', async () => {
+    const { repo, token } = await gitops()
+    const inputs = { 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }
+    await bumpBranch(repo, built[2]!)
+    const dir = (await gh.git(repo, 'rev-parse', '--absolute-git-dir')).trim()
+    const parent = (await gh.ref(repo, 'promote/staging/octo-web'))!
+    let stream = `commit refs/heads/promote/staging/octo-web\ncommitter Dev <dev@example.com> 1700000000 +0000\n`
+    stream += `data 6\nMany\n\nfrom ${parent}\n`
+    for (let i = 0; i <= 10_000; i++) stream += `M 100644 inline many/f${i}.txt\ndata 2\n${i % 10}\n\n`
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile('git', ['fast-import', '--quiet', '--force'], { cwd: dir }, error =>
+        error ? reject(error) : resolve()
+      )
+      child.stdin?.end(stream)
+    })
+    const many = await promote(repo, token, inputs)
+    expect(many.error).toContain(
+      "branch 'promote/staging/octo-web' changes 10002 files against 'main', more than the 10000 a promotion branch may change"
+    )
+    expect(gh.pulls(repo).filter(pull => pull.head === 'promote/staging/octo-web')).toHaveLength(0)
+  }, 60_000)
 
   it('says what the branch lacks when it changes no pin of the image', async () => {
     const { repo, token } = await gitops()

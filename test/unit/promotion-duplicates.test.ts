@@ -1,10 +1,18 @@
 import { describe, expect, it } from '@jest/globals'
-import { openPromotionPr, type Collaborators } from '../../src/actions/open-promotion-pr/main.js'
-import { renderStateBlock, type PromotionState } from '../../src/actions/open-promotion-pr/state-block.js'
-import { createCommandRunner } from '../../src/lib/exec.js'
+import { forImage, readInputs } from '../../src/actions/open-promotion-pr/inputs.js'
+import type { Collaborators } from '../../src/actions/open-promotion-pr/main.js'
+import type { Context } from '../../src/actions/open-promotion-pr/promotion.js'
+import { closeDuplicates, unchanged } from '../../src/actions/open-promotion-pr/pull-request.js'
+import {
+  readStateBlock,
+  renderStateBlock,
+  type PromotionState
+} from '../../src/actions/open-promotion-pr/state-block.js'
 import type { GitHubApi, PullRequest, PullRequestApi } from '../../src/lib/github/index.js'
 import { mapInputs } from '../../src/lib/inputs.js'
 
+// GitHub (and the local GitHub) refuse a second open pull request for one head and base, so duplicates, which other
+// tools or people leave in odd cases, are seeded here through a fake PullRequestApi.
 const DIGEST = `sha256:${'a'.repeat(64)}`
 const state: PromotionState = {
   v: 1,
@@ -27,16 +35,15 @@ const pull = (number: number, body: string): PullRequest => ({
   createdAt: `2026-12-0${number}T00:00:00Z`
 })
 
-/** Pull requests made by hand or by older tools beside ours: GitHub lists them oldest first. */
-function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
+/** A context whose API records every write and refuses any other call. */
+function contextWith(inputs: Record<string, string> = {}): { context: Context; writes: string[] } {
   const writes: string[] = []
-  const outputs: Record<string, string> = {}
-  const unexpected = async () => {
+  const unexpected = async (): Promise<never> => {
     throw new Error('not expected in this test')
   }
   const api: PullRequestApi = {
-    defaultBranch: async () => 'main',
-    listOpenPulls: async () => pulls,
+    defaultBranch: unexpected,
+    listOpenPulls: unexpected,
     createPull: unexpected,
     mergeable: unexpected,
     updatePull: async (_repo, number, change) =>
@@ -54,35 +61,48 @@ function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
     listCommits: unexpected,
     statuses: unexpected
   }
-  const deps: Collaborators = {
-    inputs: mapInputs({
+  const commitApi: GitHubApi = {
+    createBranch: unexpected,
+    createCommitOnBranch: unexpected,
+    branchHead: unexpected,
+    updateBranches: unexpected
+  }
+  const read = readInputs(
+    mapInputs({
       environment: 'staging',
       repository: 'octo/gitops',
       token: 't',
       'image-ref': `ghcr.io/octo/web@${DIGEST}`,
       ...inputs
     }),
-    env: {},
-    runner: createCommandRunner(),
-    github: () => ({ pulls: api, commits: {} as GitHubApi }),
-    registry: () => {
-      throw new Error('a re-run with nothing new reads no registry')
-    },
-    setOutput: (name, value) => void (outputs[name] = value),
-    writeSummary: async () => undefined,
-    now: () => new Date('2026-12-04T00:00:00Z')
+    {}
+  )
+  const context: Context = {
+    deps: {} as Collaborators,
+    inputs: forImage(read, read.images[0]!),
+    repo: { owner: 'octo', repo: 'gitops' },
+    api,
+    commitApi,
+    base: 'main',
+    serverUrl: 'https://github.com'
   }
-  return openPromotionPr(deps).then(() => ({ writes, outputs }))
+  return { context, writes }
 }
 
 describe('duplicate promotion pull requests', () => {
   it('keeps the oldest and closes the others with a comment naming it', async () => {
-    const { writes, outputs } = await run([
-      pull(3, `ours\n\n${renderStateBlock(state)}`),
+    const { context, writes } = contextWith()
+    const kept = pull(3, `ours\n\n${renderStateBlock(state)}`)
+    const closed = await closeDuplicates(context, kept, [
       pull(5, 'made by hand'),
       pull(7, 'made by an older tool')
     ])
-    expect(outputs).toMatchObject({ operation: 'unchanged', 'pull-request-number': '3' })
+    expect(closed).toBe(2)
+    expect(unchanged(kept, DIGEST, readStateBlock(kept.body)!, closed)).toMatchObject({
+      operation: 'unchanged',
+      pull: { number: 3, url: kept.url },
+      to: DIGEST
+    })
     expect(writes).toEqual([
       'comment #5 Closing as a duplicate of #3, the promotion pull request for staging and `ghcr.io/octo/web`.',
       'update #5 {"state":"closed"}',
@@ -92,9 +112,9 @@ describe('duplicate promotion pull requests', () => {
   })
 
   it('leaves them open with close-superseded: false', async () => {
-    const { writes } = await run([pull(3, renderStateBlock(state)), pull(5, 'by hand')], {
-      'close-superseded': 'false'
-    })
+    const { context, writes } = contextWith({ 'close-superseded': 'false' })
+    const kept = pull(3, renderStateBlock(state))
+    expect(await closeDuplicates(context, kept, [pull(5, 'by hand')])).toBe(0)
     expect(writes).toEqual([])
   })
 })

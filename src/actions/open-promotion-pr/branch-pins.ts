@@ -11,6 +11,8 @@ import type { Context } from './promotion.js'
 export const MAX_MERGE_BASE_DEPTH = 1000
 /** More changed files than this are found by reading the whole tree (or `paths`) rather than naming each. */
 const MAX_NAMED_FILES = 500
+/** A promotion branch changes a few manifests: past this many files it is a mistake, or hostile, and is refused. */
+export const MAX_CHANGED_FILES = 10_000
 
 export interface BranchPins {
   /** The files the head branch changes that pin the image there, sorted. */
@@ -23,6 +25,10 @@ export interface BranchPins {
   unpinned: string[]
   /** Base already pins the proposed digest in every one of those files, and nothing else there. */
   alreadyPinned: boolean
+  /** Merging the branch would change nothing on base: every change it holds (of any image, any file) is there. */
+  mergeChangesNothing: boolean
+  /** The head branch's commit all this was read from. */
+  headSha: string
 }
 
 /**
@@ -32,17 +38,25 @@ export interface BranchPins {
 export async function readBranchPins(context: Context, git: GitCommandManager): Promise<BranchPins> {
   const { inputs, base } = context
   const head = inputs.headBranch
-  if (!(await git.fetch(head))) {
+  const headSha = await git.fetch(head)
+  if (!headSha) {
     throw new ConfigurationError(
       `branch '${head}' does not exist in ${inputs.repository}: the branch must exist and hold commits '${base}' ` +
         `lacks. Run bump-manifest with push: branch and head-branch: ${head} first, or check head-branch`
     )
   }
-  const changed = await git.tryChangedFiles(base, head, MAX_MERGE_BASE_DEPTH)
-  if (!changed) {
+  const found = await git.tryChangedFiles(base, head, MAX_MERGE_BASE_DEPTH, MAX_CHANGED_FILES)
+  if (!found) {
     throw new ConfigurationError(
       `branch '${head}' shares no commit with '${base}' in the last ${MAX_MERGE_BASE_DEPTH} commits, so what it ` +
         `changes cannot be told: delete it and run bump-manifest with push: branch again, or check head-branch and base`
+    )
+  }
+  const changed = found.files
+  if (!changed) {
+    throw new ConfigurationError(
+      `branch '${head}' changes ${found.count} files against '${base}', more than the ${MAX_CHANGED_FILES} a ` +
+        `promotion branch may change: it should hold the pins bump-manifest commits; check head-branch and base`
     )
   }
 
@@ -82,7 +96,15 @@ export async function readBranchPins(context: Context, git: GitCommandManager): 
     running[0]?.digest === proposed.digest &&
     unpinned.length === 0 &&
     files.every(file => pinnedThere.has(file))
-  return { files, proposed, running, unpinned, alreadyPinned }
+  return {
+    files,
+    proposed,
+    running,
+    unpinned,
+    alreadyPinned,
+    mergeChangesNothing: found.mergeChangesNothing,
+    headSha
+  }
 }
 
 /** `digest in file:line, …; digest in …`, for messages and the body; bounded, as a repository may pin thousands. */
@@ -111,9 +133,14 @@ async function readSide(
     if (stat?.isFile()) present.push(file)
   }
   if (present.length === 0) return { pins: [], unpinned: [] }
-  // `paths` narrows; otherwise the changed files are named, unless a name would read as a glob or there are too many.
+  // `paths` narrows; otherwise the changed files are named, unless there are too many or a name would not be read as
+  // itself (a glob, or a name `paths` entries are trimmed or have backslashes turned in).
   const paths =
-    narrow.length > 0 ? narrow : present.length > MAX_NAMED_FILES || present.some(hasGlob) ? ['.'] : present
+    narrow.length > 0
+      ? narrow
+      : present.length > MAX_NAMED_FILES || present.some(name => !readAsItself(name))
+        ? ['.']
+        : present
   const read = await readPins({
     root,
     paths,
@@ -130,6 +157,10 @@ async function readSide(
       .filter(pin => pin.where.length > 0),
     unpinned: read.unpinned.filter(keep)
   }
+}
+
+function readAsItself(name: string): boolean {
+  return !hasGlob(name) && !name.includes('\\') && name === name.trim()
 }
 
 function fileOf(where: string): string {

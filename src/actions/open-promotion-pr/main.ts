@@ -22,7 +22,14 @@ import { describePins, readBranchPins, type BranchPins } from './branch-pins.js'
 import { readVerdict, readVersion, type ImageRegistry } from './image-facts.js'
 import { planHead, pinOnHead, rebuildHead, withdrawHead } from './head-branch.js'
 import type { Context, Result } from './promotion.js'
-import { closeDuplicates, closeUnneeded, holdAsDraft, propose, unchanged } from './pull-request.js'
+import {
+  closeDuplicates,
+  closeUnneeded,
+  holdAsDraft,
+  propose,
+  stillNeeded,
+  unchanged
+} from './pull-request.js'
 import { sourceCommits } from './source-commits.js'
 import {
   chooseImage,
@@ -104,7 +111,7 @@ export async function openPromotionPr(deps: Collaborators): Promise<void> {
   const clients = deps.github(inputs.token, deps.env.GITHUB_API_URL)
   const api = clients.pulls
   const base = inputs.base ?? (await api.defaultBranch(repo))
-  const shared = { deps, repo, api, base, serverUrl }
+  const shared = { deps, repo, api, commitApi: clients.commits, base, serverUrl }
   const images = inputs.images.length > 0 ? inputs.images : await listFromPaths(shared, inputs)
   // One image after another, each in its own clone, so that one image's failure leaves the others' pull requests.
   const promotions = await promoteEach(images, async image => {
@@ -188,7 +195,11 @@ async function openForBranch(context: Context): Promise<Result> {
         `${inputs.digest} of image-ref: the pull request proposes what the branch holds`
     )
   }
-  if (branch.alreadyPinned) return closeUnneeded(context, pulls, digest, branch.files)
+  if (branch.alreadyPinned) {
+    return branch.mergeChangesNothing
+      ? closeUnneeded(context, pulls, digest, branch.files, branch.headSha)
+      : stillNeeded(context, pulls, digest, branch.files)
+  }
 
   const kept = pulls[0]
   const previous = kept ? readStateBlock(kept.body) : undefined

@@ -1,5 +1,5 @@
 // What one run of open-promotion-pr works with and ends with, shared by its parts.
-import type { PullRequestApi, RepoName } from '../../lib/github/index.js'
+import type { GitHubApi, PullRequestApi, RepoName } from '../../lib/github/index.js'
 import type { PromotionInputs } from './inputs.js'
 import type { Collaborators } from './main.js'
 
@@ -21,6 +21,8 @@ export interface Context {
   inputs: PromotionInputs
   repo: RepoName
   api: PullRequestApi
+  /** Branches and commits through the API: commits of `commit-via: api`, branch updates under a lease. */
+  commitApi: GitHubApi
   base: string
   serverUrl: string
 }

@@ -2,7 +2,7 @@
 import * as core from '@actions/core'
 import { ConfigurationError, ExternalError } from '../../lib/errors.js'
 import type { PullRequest, Refusable } from '../../lib/github/index.js'
-import { shortDigest } from '../../lib/image-ref.js'
+import { parseImageRef, sameRepository, shortDigest, type ImageRef } from '../../lib/image-ref.js'
 import { reference, renderBody, type SourceCommits } from './body.js'
 import type { PromotionInputs } from './inputs.js'
 import { code, link, text } from './markdown.js'
@@ -11,12 +11,16 @@ import { cleanPath } from './verification.js'
 import type { Context, Operation, Result } from './promotion.js'
 import { OUR_TRAILER } from './head-branch.js'
 
-/** Base already pins the digest (in `files`, default `paths`): the pull request is not needed any more. */
+/**
+ * Base already pins the digest (in `files`, default `paths`) and merging the head branch (at `headSha` when it was
+ * read) would change nothing: the pull request is not needed any more.
+ */
 export async function closeUnneeded(
   context: Context,
   pulls: PullRequest[],
   digest: string,
-  files: string[] = context.inputs.paths
+  files: string[] = context.inputs.paths,
+  headSha?: string
 ): Promise<Result> {
   const { inputs, api, repo } = context
   if (pulls.length === 0) {
@@ -51,22 +55,79 @@ export async function closeUnneeded(
   core.info(
     `Closed ${pulls.map(pull => `#${pull.number}`).join(', ')}: ${context.base} already pins ${digest}${by}`
   )
-  const comparison = await api
-    .compare(repo, context.base, `${repo.owner}:${inputs.headBranch}`)
-    .catch(() => undefined)
-  // Only a branch every commit of which is ours is deleted; someone else's commit (or one not listed) keeps it.
-  if (
-    comparison &&
-    comparison.totalCommits === comparison.commits.length &&
-    comparison.commits.every(commit => OUR_TRAILER.test(commit.message))
-  ) {
-    await api.deleteBranch(repo, inputs.headBranch)
-  }
+  await deleteOurBranch(context, headSha)
   const kept = pulls[0] as PullRequest
   return {
     operation: 'closed',
     pull: { number: kept.number, url: kept.url },
     headSha: kept.headSha,
+    verified: true,
+    from: digest,
+    to: digest,
+    files: [],
+    autoMerge: false
+  }
+}
+
+/**
+ * Deletes the head branch when every commit on it is one pinning this image, under a lease on the commit looked at:
+ * a commit pushed meanwhile (a newer digest, someone's fix) keeps the branch.
+ */
+async function deleteOurBranch(context: Context, headSha: string | undefined): Promise<void> {
+  const { inputs, api, repo } = context
+  const branch = inputs.headBranch
+  const head = headSha ?? (await context.commitApi.branchHead(repo, branch))
+  if (!head) return
+  const comparison = await api.compare(repo, context.base, head).catch(() => undefined)
+  // Someone else's commit, another image's, or one not listed keeps the branch.
+  if (
+    !comparison ||
+    comparison.totalCommits !== comparison.commits.length ||
+    !comparison.commits.every(commit => pinsOnly(commit.message, inputs.imageRef))
+  ) {
+    return
+  }
+  const deleted = await context.commitApi.updateBranches(repo, [{ branch, before: head, after: null }])
+  if (deleted.kind === 'moved') {
+    core.notice(`${branch} moved on from ${head} meanwhile: it is kept, with what was pushed to it`)
+  } else if (deleted.kind === 'refused') {
+    core.warning(
+      `Could not delete ${branch}: ${deleted.message}. Delete it by hand if nothing on it is needed.`
+    )
+  }
+}
+
+/** The commit carries `Image:` trailers (this action's or bump-manifest's), and each names `image`. */
+function pinsOnly(message: string, image: ImageRef): boolean {
+  const named = [...message.matchAll(/^Image: (\S+)$/gm)].map(match => match[1] as string)
+  return (
+    named.length > 0 &&
+    named.every(ref => {
+      if (!OUR_TRAILER.test(`Image: ${ref}`)) return false
+      try {
+        return sameRepository(parseImageRef(ref), image)
+      } catch {
+        return false
+      }
+    })
+  )
+}
+
+/**
+ * Base already pins the digest, but the head branch still changes what base lacks (another image's pin, someone's
+ * fix): its pull request stays as it is, and the branch with it.
+ */
+export function stillNeeded(context: Context, pulls: PullRequest[], digest: string, files: string[]): Result {
+  const { inputs, base } = context
+  const kept = pulls[0]
+  core.notice(
+    `${base} already pins ${inputs.image}@${digest} in ${files.join(', ')}, but ${inputs.headBranch} still changes ` +
+      `other things ${base} lacks: ${kept ? `#${kept.number} stays open, untouched` : 'no pull request is opened for this image'}`
+  )
+  return {
+    operation: 'unchanged',
+    pull: kept ? { number: kept.number, url: kept.url } : undefined,
+    headSha: kept?.headSha ?? '',
     verified: true,
     from: digest,
     to: digest,

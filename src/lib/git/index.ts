@@ -39,10 +39,15 @@ export interface GitCommandManager {
    */
   tryCountCommitsAfter?(branch: string, base: string, since: Date): Promise<number | undefined>
   /**
-   * The files branch `head` changes against its merge base with branch `base` (both fetched from origin before),
+   * What branch `head` changes against its merge base with branch `base` (both fetched from origin before),
    * deepening a shallow clone by at most `maxDepth` commits to find that merge base; undefined when none is found.
    */
-  tryChangedFiles(base: string, head: string, maxDepth: number): Promise<string[] | undefined>
+  tryChangedFiles(
+    base: string,
+    head: string,
+    maxDepth: number,
+    maxFiles: number
+  ): Promise<ChangedFiles | undefined>
   /**
    * Replaces `branch` with HEAD only while it still points at `expected` (`--force-with-lease`): a commit pushed
    * there meanwhile is `rejected`, never overwritten.
@@ -71,6 +76,19 @@ export interface GitCommandManager {
   originRepository(serverUrl: string): Promise<string | undefined>
   /** True when the checkout's config, or a file it includes, carries an `http.<server>/.extraheader` (actions/checkout's token). */
   hasPersistedCredentials(serverUrl: string): Promise<boolean>
+}
+
+/** What a branch changes against another. */
+export interface ChangedFiles {
+  /** The files changed, as git names them (NUL-separated, never quoted); undefined past `maxFiles`. */
+  files: string[] | undefined
+  /** How many files are changed (at least `maxFiles + 1` when `files` is undefined). */
+  count: number
+  /**
+   * Merging `head` into `base` would leave base's tree as it is (base has every change of the branch already);
+   * false when that cannot be told (a conflict, or a git older than 2.38 without `merge-tree --write-tree`).
+   */
+  mergeChangesNothing: boolean
 }
 
 export interface GitOptions {
@@ -219,7 +237,7 @@ export function createGit(options: GitOptions): GitCommandManager {
       const count = Number(counted.stdout.trim())
       return counted.exitCode === 0 && Number.isInteger(count) ? count : undefined
     },
-    async tryChangedFiles(base, head, maxDepth) {
+    async tryChangedFiles(base, head, maxDepth, maxFiles) {
       const refs = [base, head].map(branch => `refs/remotes/origin/${branch}`)
       const shallow = (await exec(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true'
       // Deepening in growing steps: most head branches are a commit or two off base; few need the whole bound.
@@ -228,11 +246,22 @@ export function createGit(options: GitOptions): GitCommandManager {
       for (;;) {
         const found = await exec(['merge-base', ...refs])
         if (found.exitCode === 0) {
+          // -z: names as they are, never quoted (a name may hold spaces, quotes, backslashes or newlines).
           const diff = await git(
             ['diff', '--name-only', '--no-renames', '-z', found.stdout.trim(), refs[1] as string, '--'],
             'diff --name-only'
           )
-          return diff.stdout.split('\0').filter(Boolean)
+          // Counted without splitting: a hostile branch may change hundreds of thousands of files.
+          let count = 0
+          for (let at = diff.stdout.indexOf('\0'); at !== -1; at = diff.stdout.indexOf('\0', at + 1)) count++
+          const files = count > maxFiles ? undefined : diff.stdout.split('\0').filter(Boolean)
+          const merged = await exec(['merge-tree', '--write-tree', '--no-messages', ...refs])
+          const baseTree = await exec(['rev-parse', `${refs[0]}^{tree}`])
+          const mergeChangesNothing =
+            merged.exitCode === 0 &&
+            baseTree.exitCode === 0 &&
+            merged.stdout.split('\n')[0]?.trim() === baseTree.stdout.trim()
+          return { files, count, mergeChangesNothing }
         }
         if (!shallow || deepened >= maxDepth) return undefined
         step = Math.min(step, maxDepth - deepened)
