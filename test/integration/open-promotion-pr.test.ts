@@ -1056,6 +1056,122 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(onTop)
   })
 
+  /**
+   * A draft waiting for the verification of what dev runs (1.2.0), now verified; run A promotes 1.2.0 (verified), run
+   * B 1.3.0 (unverified, when-unverified: draft). Both list the draft; `interleave` forces who goes when.
+   */
+  async function draftRace(
+    interleave: (runs: {
+      repo: string
+      a: () => Promise<Outcome>
+      b: () => Promise<Outcome>
+    }) => Promise<{ a: Outcome; b: Outcome }>
+  ) {
+    const { repo } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    const context = 'kustomization/apps-dev/0c9c2e41'
+    gh.addStatus(repo, { sha, context, state: 'success', createdAt: hoursAgo(0.25) })
+    const common = {
+      'require-status': 'kustomization/apps-dev/*',
+      'min-soak': '1h',
+      'when-unverified': 'draft'
+    }
+    const grant = {
+      repos: {
+        [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+        'octo/app': { contents: 'read' }
+      }
+    } as const
+    const waiting = await promote(repo, gh.createToken(grant), promoteInputs(common))
+    expect(waiting.outputs).toMatchObject({ operation: 'created', verified: 'false' })
+    const verifiedHead = waiting.outputs['head-sha']!
+    gh.addStatus(repo, { sha, context, state: 'success', createdAt: hoursAgo(2) })
+    const tokenA = gh.createToken({ ...grant, name: 'run-a' })
+    const tokenB = gh.createToken({ ...grant, name: 'run-b' })
+    const outcome = await interleave({
+      repo,
+      a: () => promote(repo, tokenA, promoteInputs(common)),
+      b: () =>
+        promote(repo, tokenB, promoteInputs({ ...common, 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }))
+    })
+    expect(outcome.b.error).toBeUndefined()
+    expect(outcome.b.outputs).toMatchObject({ verified: 'false', 'pull-request-number': '1' })
+    // Whoever went last, the pull request is a draft while the unverified digest is on its branch.
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[2]!.digest, '1.3.0')
+    )
+    expect(gh.pulls(repo)).toHaveLength(1)
+    expect(gh.pulls(repo)[0]).toMatchObject({ state: 'open', draft: true })
+    return { repo, verifiedHead, ...outcome }
+  }
+
+  it('does not make the draft ready when an unverified digest landed on it after the verified one', async () => {
+    const { a, verifiedHead } = await draftRace(async ({ a, b }) => {
+      // A has found the verified commit on the branch; B, which listed the draft too, pushes on top before A goes on.
+      let runB: Promise<Outcome> | undefined
+      gh.hook({
+        route: 'GET /repos/{owner}/{repo}/compare/{basehead}',
+        times: Infinity,
+        run: async call => {
+          if (call.token !== 'run-a' || runB) return
+          runB = b()
+          await runB
+        }
+      })
+      const outcomeA = await a()
+      expect(runB).toBeDefined()
+      return { a: outcomeA, b: await runB! }
+    })
+    expect(a.error).toBeUndefined()
+    expect(a.outputs).toMatchObject({ operation: 'skipped', verified: 'true' })
+    const notice = a.commands.find(c => c.startsWith('::notice') && c.includes('stays a draft'))
+    expect(notice).toContain(`since it held the verified commit ${verifiedHead}`)
+  })
+
+  it('makes the draft a draft again when an unverified digest landed on it just as it was made ready', async () => {
+    const { a } = await draftRace(async ({ a, b }) => {
+      // A read the verified head and is marking the draft ready; B, which saw the draft, pushes and leaves it.
+      let runB: Promise<Outcome> | undefined
+      gh.hook({
+        route: 'POST /graphql',
+        field: 'markPullRequestReadyForReview',
+        run: async call => {
+          if (call.token !== 'run-a') return
+          runB = b()
+          await runB
+        }
+      })
+      const outcomeA = await a()
+      expect(runB).toBeDefined()
+      return { a: outcomeA, b: await runB! }
+    })
+    expect(a.error).toBeUndefined()
+    expect(a.outputs).toMatchObject({ operation: 'skipped', verified: 'true' })
+    expect(a.commands.find(c => c.startsWith('::notice'))).toContain('stays a draft')
+  })
+
+  it('holds the draft again when another run made it ready between its listing and its unverified push', async () => {
+    const { b } = await draftRace(async ({ a, b }) => {
+      // B has listed the draft and is about to push; A, verified, makes the draft ready first.
+      let runA: Promise<Outcome> | undefined
+      gh.hook({
+        route: 'POST /{owner}/{repo}.git/git-receive-pack',
+        times: Infinity,
+        run: async call => {
+          if (call.token !== 'run-b' || runA) return
+          runA = a()
+          await runA
+        }
+      })
+      const outcomeB = await b()
+      expect(runA).toBeDefined()
+      const outcomeA = await runA!
+      expect(outcomeA.outputs).toMatchObject({ operation: 'updated', verified: 'true' })
+      return { a: outcomeA, b: outcomeB }
+    })
+    expect(b.outputs.operation).toBe('updated')
+  })
+
   it('skips, pushing nothing, when the pull request ready for review cannot be made a draft', async () => {
     const { repo, token } = await gitops()
     gh.addStatus(repo, {

@@ -47,6 +47,7 @@ function run(pulls: PullRequest[], inputs: Record<string, string> = {}) {
     requestReviewers: unexpected,
     enableAutoMerge: unexpected,
     markReady: unexpected,
+    readPull: unexpected,
     convertToDraft: unexpected,
     disableAutoMerge: unexpected,
     deleteBranch: unexpected,
