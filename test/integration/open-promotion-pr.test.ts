@@ -17,6 +17,7 @@ import { SEVERITIES } from '../../src/lib/scanner/finding.js'
 import { attachVerdict, type Verdict } from '../../src/lib/verdict/index.js'
 import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import {
+  BASE_DEPLOYMENT,
   buildImage,
   createGitOps,
   DEPLOYMENT_OF,
@@ -874,6 +875,56 @@ describe('promote environment to environment (mode 2)', () => {
     expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification).toMatchObject({
       commit: back,
       pinnedBy: back
+    })
+  })
+
+  it('never counts a commit that ran another digest when dev inherits the pin from a base outside from-paths', async () => {
+    const repo = `octo/gitops-${++n}`
+    const SHARED = 'shared/dev-base/deploy.yaml'
+    const deployment = (at: BuiltImage) =>
+      BASE_DEPLOYMENT(`${IMAGE}:${at.tag}@${at.digest}`).replace(':0.0.1', '')
+    await gh.createRepo(repo, {
+      defaultBranch: 'main',
+      files: {
+        'apps/web/base/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
+        'apps/web/base/deployment.yaml': BASE_DEPLOYMENT(IMAGE),
+        'apps/web/overlays/staging/kustomization.yaml': overlay(IMAGE, built[0]!.digest, built[0]!.tag),
+        // Dev names no image of its own: what it runs is what the shared base pins.
+        'apps/web/overlays/dev/kustomization.yaml': 'resources:\n  - ../../../../shared/dev-base\n',
+        'shared/dev-base/kustomization.yaml': 'resources:\n  - deploy.yaml\n',
+        [SHARED]: deployment(built[2]!)
+      }
+    })
+    const token = gh.createToken({
+      repos: {
+        [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+        'octo/app': { contents: 'read' }
+      }
+    })
+    // Dev ran 1.3.0 here, and was green.
+    const ranOther = await gh.commit(repo, { files: { 'README.md': 'docs\n' }, message: 'Docs\n' })
+    gh.addStatus(repo, { sha: ranOther, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    // The shared base moves dev to 1.2.0 by hand; nothing under from-paths changes.
+    const moved = await gh.commit(repo, {
+      files: { [SHARED]: deployment(built[1]!) },
+      message: 'Dev base to 1.2.0\n'
+    })
+    await gh.commit(repo, { files: { 'README.md': 'more docs\n' }, message: 'Docs\n' })
+
+    const inputs = promoteInputs({ 'require-status': 'kustomization/apps-dev/*' })
+    const skipped = await promote(repo, token, inputs)
+    expect(skipped.error).toBeUndefined()
+    expect(skipped.outputs).toMatchObject({ operation: 'skipped', verified: 'false' })
+    expect(skipped.commands.find(c => c.startsWith('::notice'))).toContain(`pinned by ${moved}`)
+    expect(gh.pulls(repo)).toHaveLength(0)
+
+    gh.addStatus(repo, { sha: moved, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    const verified = await promote(repo, token, inputs)
+    expect(verified.error).toBeUndefined()
+    expect(verified.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification).toMatchObject({
+      commit: moved,
+      pinnedBy: moved
     })
   })
 
