@@ -63,4 +63,24 @@ describe('reading earlier commits of a shallow clone', () => {
     expect(await git.tryExportTree(`${first}~5`, ['apps/dev'], beyond)).toBe(false)
     expect(await fs.readdir(beyond)).toEqual([])
   })
+
+  it('deepens with base moved on the server, leaving origin/<base> at the commit cloned', async () => {
+    await gh.createRepo('octo/moving', { defaultBranch: 'main', files: { 'README.md': 'readme\n' } })
+    const first = await gh.commit('octo/moving', { files: { 'a.yaml': 'one\n' } })
+    const cloned = await gh.commit('octo/moving', { files: { 'a.yaml': 'two\n' } })
+    const token = gh.createToken({ repos: { 'octo/moving': { contents: 'read' } } })
+    const cwd = path.join(root, 'moving')
+    await fs.mkdir(cwd)
+    const git = createGit({ runner: createCommandRunner(), cwd, token, serverUrl: gh.serverUrl })
+    await git.clone(`${gh.serverUrl}/octo/moving.git`, 'main')
+    const later = await gh.commit('octo/moving', { files: { 'a.yaml': 'three\n' } })
+
+    expect(await git.tryDeepen('main', 2)).toBe(true)
+    expect(await git.tryResolveCommit(`${cloned}^`)).toBe(first)
+    // What a rebuild from base resets to is what the run read, not the commit that landed meanwhile.
+    expect(await git.tryResolveCommit('refs/remotes/origin/main')).toBe(cloned)
+    expect(await git.tryResolveCommit('HEAD')).toBe(cloned)
+    expect(await git.tryResolveCommit('refs/heads/main')).toBe(cloned)
+    expect(later).not.toBe(cloned)
+  })
 })

@@ -1004,6 +1004,56 @@ describe('promote environment to environment (mode 2)', () => {
     })
   })
 
+  it('never counts a commit that ran another digest when dev inherits the pin from a base outside from-paths', async () => {
+    const repo = `octo/gitops-${++n}`
+    const SHARED = 'shared/dev-base/deploy.yaml'
+    const deployment = (at: BuiltImage) =>
+      BASE_DEPLOYMENT(`${IMAGE}:${at.tag}@${at.digest}`).replace(':0.0.1', '')
+    await gh.createRepo(repo, {
+      defaultBranch: 'main',
+      files: {
+        'apps/web/base/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
+        'apps/web/base/deployment.yaml': BASE_DEPLOYMENT(IMAGE),
+        'apps/web/overlays/staging/kustomization.yaml': overlay(IMAGE, built[0]!.digest, built[0]!.tag),
+        // Dev names no image of its own: what it runs is what the shared base pins.
+        'apps/web/overlays/dev/kustomization.yaml': 'resources:\n  - ../../../../shared/dev-base\n',
+        'shared/dev-base/kustomization.yaml': 'resources:\n  - deploy.yaml\n',
+        [SHARED]: deployment(built[2]!)
+      }
+    })
+    const token = gh.createToken({
+      repos: {
+        [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+        'octo/app': { contents: 'read' }
+      }
+    })
+    // Dev ran 1.3.0 here, and was green.
+    const ranOther = await gh.commit(repo, { files: { 'README.md': 'docs\n' }, message: 'Docs\n' })
+    gh.addStatus(repo, { sha: ranOther, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    // The shared base moves dev to 1.2.0 by hand; nothing under from-paths changes.
+    const moved = await gh.commit(repo, {
+      files: { [SHARED]: deployment(built[1]!) },
+      message: 'Dev base to 1.2.0\n'
+    })
+    await gh.commit(repo, { files: { 'README.md': 'more docs\n' }, message: 'Docs\n' })
+
+    const inputs = promoteInputs({ 'require-status': 'kustomization/apps-dev/*' })
+    const skipped = await promote(repo, token, inputs)
+    expect(skipped.error).toBeUndefined()
+    expect(skipped.outputs).toMatchObject({ operation: 'skipped', verified: 'false' })
+    expect(skipped.commands.find(c => c.startsWith('::notice'))).toContain(`pinned by ${moved}`)
+    expect(gh.pulls(repo)).toHaveLength(0)
+
+    gh.addStatus(repo, { sha: moved, context: 'kustomization/apps-dev/0c9c2e41', state: 'success' })
+    const verified = await promote(repo, token, inputs)
+    expect(verified.error).toBeUndefined()
+    expect(verified.outputs).toMatchObject({ operation: 'created', verified: 'true' })
+    expect(readStateBlock(gh.pulls(repo)[0]!.body!)?.verification).toMatchObject({
+      commit: moved,
+      pinnedBy: moved
+    })
+  })
+
   it('makes a pull request ready for review a draft, auto-merge off, before pushing an unverified digest to it', async () => {
     const { repo, token } = await gitops(1, { allowAutoMerge: true })
     await gh.protectBranch(repo, 'main', { requiredApprovals: 1 })
@@ -1181,6 +1231,122 @@ describe('promote environment to environment (mode 2)', () => {
     expect(b.error).toContain('stays on promote/staging/octo-web')
     expect(b.error).toContain('convert #1 to a draft (and disable its auto-merge) or close it')
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBe(onTop)
+  })
+
+  /**
+   * A draft waiting for the verification of what dev runs (1.2.0), now verified; run A promotes 1.2.0 (verified), run
+   * B 1.3.0 (unverified, when-unverified: draft). Both list the draft; `interleave` forces who goes when.
+   */
+  async function draftRace(
+    interleave: (runs: {
+      repo: string
+      a: () => Promise<Outcome>
+      b: () => Promise<Outcome>
+    }) => Promise<{ a: Outcome; b: Outcome }>
+  ) {
+    const { repo } = await gitops()
+    const sha = (await gh.log(repo))[0]!.sha
+    const context = 'kustomization/apps-dev/0c9c2e41'
+    gh.addStatus(repo, { sha, context, state: 'success', createdAt: hoursAgo(0.25) })
+    const common = {
+      'require-status': 'kustomization/apps-dev/*',
+      'min-soak': '1h',
+      'when-unverified': 'draft'
+    }
+    const grant = {
+      repos: {
+        [repo]: { contents: 'write', pullRequests: 'write', statuses: 'read', checks: 'read' },
+        'octo/app': { contents: 'read' }
+      }
+    } as const
+    const waiting = await promote(repo, gh.createToken(grant), promoteInputs(common))
+    expect(waiting.outputs).toMatchObject({ operation: 'created', verified: 'false' })
+    const verifiedHead = waiting.outputs['head-sha']!
+    gh.addStatus(repo, { sha, context, state: 'success', createdAt: hoursAgo(2) })
+    const tokenA = gh.createToken({ ...grant, name: 'run-a' })
+    const tokenB = gh.createToken({ ...grant, name: 'run-b' })
+    const outcome = await interleave({
+      repo,
+      a: () => promote(repo, tokenA, promoteInputs(common)),
+      b: () =>
+        promote(repo, tokenB, promoteInputs({ ...common, 'image-ref': `${IMAGE}:1.3.0@${built[2]!.digest}` }))
+    })
+    expect(outcome.b.error).toBeUndefined()
+    expect(outcome.b.outputs).toMatchObject({ verified: 'false', 'pull-request-number': '1' })
+    // Whoever went last, the pull request is a draft while the unverified digest is on its branch.
+    expect(await gh.readFile(repo, 'promote/staging/octo-web', STAGING)).toBe(
+      overlay(IMAGE, built[2]!.digest, '1.3.0')
+    )
+    expect(gh.pulls(repo)).toHaveLength(1)
+    expect(gh.pulls(repo)[0]).toMatchObject({ state: 'open', draft: true })
+    return { repo, verifiedHead, ...outcome }
+  }
+
+  it('does not make the draft ready when an unverified digest landed on it after the verified one', async () => {
+    const { a, verifiedHead } = await draftRace(async ({ a, b }) => {
+      // A has found the verified commit on the branch; B, which listed the draft too, pushes on top before A goes on.
+      let runB: Promise<Outcome> | undefined
+      gh.hook({
+        route: 'GET /repos/{owner}/{repo}/compare/{basehead}',
+        times: Infinity,
+        run: async call => {
+          if (call.token !== 'run-a' || runB) return
+          runB = b()
+          await runB
+        }
+      })
+      const outcomeA = await a()
+      expect(runB).toBeDefined()
+      return { a: outcomeA, b: await runB! }
+    })
+    expect(a.error).toBeUndefined()
+    expect(a.outputs).toMatchObject({ operation: 'skipped', verified: 'true' })
+    const notice = a.commands.find(c => c.startsWith('::notice') && c.includes('stays a draft'))
+    expect(notice).toContain(`since it held the verified commit ${verifiedHead}`)
+  })
+
+  it('makes the draft a draft again when an unverified digest landed on it just as it was made ready', async () => {
+    const { a } = await draftRace(async ({ a, b }) => {
+      // A read the verified head and is marking the draft ready; B, which saw the draft, pushes and leaves it.
+      let runB: Promise<Outcome> | undefined
+      gh.hook({
+        route: 'POST /graphql',
+        field: 'markPullRequestReadyForReview',
+        run: async call => {
+          if (call.token !== 'run-a') return
+          runB = b()
+          await runB
+        }
+      })
+      const outcomeA = await a()
+      expect(runB).toBeDefined()
+      return { a: outcomeA, b: await runB! }
+    })
+    expect(a.error).toBeUndefined()
+    expect(a.outputs).toMatchObject({ operation: 'skipped', verified: 'true' })
+    expect(a.commands.find(c => c.startsWith('::notice'))).toContain('stays a draft')
+  })
+
+  it('holds the draft again when another run made it ready between its listing and its unverified push', async () => {
+    const { b } = await draftRace(async ({ a, b }) => {
+      // B has listed the draft and is about to push; A, verified, makes the draft ready first.
+      let runA: Promise<Outcome> | undefined
+      gh.hook({
+        route: 'POST /{owner}/{repo}.git/git-receive-pack',
+        times: Infinity,
+        run: async call => {
+          if (call.token !== 'run-b' || runA) return
+          runA = a()
+          await runA
+        }
+      })
+      const outcomeB = await b()
+      expect(runA).toBeDefined()
+      const outcomeA = await runA!
+      expect(outcomeA.outputs).toMatchObject({ operation: 'updated', verified: 'true' })
+      return { a: outcomeA, b: outcomeB }
+    })
+    expect(b.outputs.operation).toBe('updated')
   })
 
   it('skips, pushing nothing, when the pull request ready for review cannot be made a draft', async () => {

@@ -54,6 +54,7 @@ function contextWith(inputs: Record<string, string> = {}): { context: Context; w
     requestReviewers: unexpected,
     enableAutoMerge: unexpected,
     markReady: unexpected,
+    readPull: unexpected,
     convertToDraft: unexpected,
     disableAutoMerge: unexpected,
     deleteBranch: unexpected,

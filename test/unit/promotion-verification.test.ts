@@ -38,12 +38,16 @@ function fakeBase(commits: BaseCommit[], statuses: Record<string, CommitStatus[]
   const history = commits.map(c => commit(c.sha, c.message))
   const asked: string[] = []
   const readBefore: string[] = []
+  const readAt: string[] = []
   const tips: string[] = []
   const parts: Pick<UpstreamRequest, 'api' | 'history'> = {
     api: {
       listCommits: async (_repo, ref, options) => {
         tips.push(ref)
-        return options?.path ? history.filter((_c, i) => commits[i]!.touches) : history
+        return (options?.path ? history.filter((_c, i) => commits[i]!.touches) : history).slice(
+          0,
+          options?.max ?? 100
+        )
       },
       statuses: async (_repo, sha) => {
         asked.push(sha.slice(0, 2))
@@ -57,10 +61,16 @@ function fakeBase(commits: BaseCommit[], statuses: Record<string, CommitStatus[]
         readBefore.push(sha.slice(0, 2))
         const parent = commits[index + 1]
         return parent?.pins ? [parent.pins] : undefined
+      },
+      pinnedAt: async (sha, index) => {
+        expect(history[index]!.sha).toBe(sha)
+        readAt.push(sha.slice(0, 2))
+        const at = commits[index]
+        return at?.pins ? [at.pins] : undefined
       }
     }
   }
-  return { parts, asked, readBefore, tips }
+  return { parts, asked, readBefore, readAt, tips }
 }
 
 /** base: c3 (docs) → c2 (pins the digest, with our trailer) → c1 (older pin, touching dev too). */
@@ -266,6 +276,69 @@ describe('upstream verification', () => {
     expect(long.readBefore).toHaveLength(MAX_PIN_READS)
     expect(bounded.pinnedBy).toBe(String(MAX_PIN_READS).padStart(2, '0').padEnd(40, '0'))
     expect(long.asked).toHaveLength(MAX_COMMITS_CHECKED)
+  })
+
+  it('reads each commit whole when the pin is inherited from a base outside from-paths, never trusting one that ran another digest', async () => {
+    // c5 docs; c4 moves the shared base (outside from-paths) from OTHER to the digest; c3 ran OTHER; c2 changes dev,
+    // whose parent cannot be read (c1 pins nothing readable). Only c5 and c4 ran the digest.
+    const base = (statuses: Record<string, CommitStatus[]>) =>
+      fakeBase(
+        [
+          { sha: 'c5', message: 'Docs\n', touches: false, pins: DIGEST },
+          { sha: 'c4', message: 'Roll the dev base forward\n', touches: false, pins: DIGEST },
+          { sha: 'c3', message: 'Docs\n', touches: false, pins: OTHER },
+          { sha: 'c2', message: 'Scale dev\n', touches: true, pins: OTHER },
+          { sha: 'c1', message: 'Create dev\n', touches: true }
+        ],
+        statuses
+      )
+    const inherited = {
+      pinFiles: ['apps/web/overlays/dev/kustomization.yaml', 'shared/dev-base/deploy.yaml']
+    }
+    const other = base({ c3: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
+    const refused = await verifyUpstream({ ...request({}, inherited).req, ...other.parts })
+    expect(refused).toMatchObject({ verified: false, pinnedBy: 'c4'.padEnd(40, '0') })
+    expect(other.asked).toEqual(['c5', 'c4'])
+    expect(other.readAt).toEqual(['c4', 'c3'])
+
+    const green = base({ c4: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
+    expect(await verifyUpstream({ ...request({}, inherited).req, ...green.parts })).toMatchObject({
+      verified: true,
+      commit: 'c4'.padEnd(40, '0')
+    })
+    // Files under from-paths only: their history is enough, and no commit is read whole.
+    const inside = base({ c4: [status('kustomization/apps-dev/0c9c2e41', 'success')] })
+    const own = { pinFiles: ['apps/web/overlays/dev/kustomization.yaml'] }
+    await verifyUpstream({ ...request({}, own).req, ...inside.parts })
+    expect(inside.readAt).toEqual([])
+  })
+
+  it('reads at most MAX_COMMITS_CHECKED commits whole for an inherited pin, stopping at our trailer', async () => {
+    const long = fakeBase(
+      Array.from({ length: 40 }, (_v, i) => ({
+        sha: `${String(i).padStart(2, '0')}`,
+        message: i === 4 ? `Pin web\n\nImage: ghcr.io/octo/web@${DIGEST}\n` : 'Docs\n',
+        touches: false,
+        pins: DIGEST
+      })),
+      {}
+    )
+    const inherited = { pinFiles: ['shared/dev-base/deploy.yaml'] }
+    const trailer = await verifyUpstream({ ...request({}, inherited).req, ...long.parts })
+    expect(trailer.pinnedBy).toBe('04'.padEnd(40, '0'))
+    expect(long.readAt).toEqual(['01', '02', '03', '04'])
+    const plain = fakeBase(
+      Array.from({ length: 40 }, (_v, i) => ({
+        sha: `${String(i).padStart(2, '0')}`,
+        message: 'Docs\n',
+        touches: false,
+        pins: DIGEST
+      })),
+      {}
+    )
+    await verifyUpstream({ ...request({}, inherited).req, ...plain.parts })
+    expect(plain.readAt).toHaveLength(MAX_COMMITS_CHECKED - 1)
+    expect(plain.asked).toHaveLength(MAX_COMMITS_CHECKED)
   })
 
   it('is verified without asking when nothing is required', async () => {

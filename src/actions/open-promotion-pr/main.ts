@@ -43,7 +43,7 @@ import {
   type OutputName,
   type PromotionInputs
 } from './inputs.js'
-import { listPinnedImages, readPins } from './pins.js'
+import { listPinnedImages, pinFiles, readPins } from './pins.js'
 import { promoteEach, reportPromotions } from './promotions.js'
 import { pinHistory } from './pin-history.js'
 import {
@@ -325,6 +325,7 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       aliases: inputs.aliases,
       digest,
       pinned: pinned?.digest,
+      pinFiles: pinned ? pinFiles(pinned) : [],
       required: inputs.requireStatus,
       minSoakMs: inputs.minSoakMs,
       now: deps.now()

@@ -15,37 +15,40 @@ export async function pinHistory(git: GitCommandManager, context: Context): Prom
   if (!tip) throw new ExternalError(`the clone of ${context.base} has no commit checked out`)
   // The clone holds `depth` commits from the tip; it starts with one (a shallow clone has only that).
   let depth = 1
+  /** What from-paths pin at `ref`, with `needed` commits in the clone, reading the files under `paths` only. */
+  const pinnedIn = async (ref: string, needed: number, paths: string[]): Promise<string[] | undefined> => {
+    // Deepened at least twofold each time: a walk down the history fetches a handful of times, not once a commit.
+    if (needed > depth) {
+      const more = Math.max(needed, depth * 2) - depth
+      if (!(await git.tryDeepen(context.base, more))) return undefined
+      depth += more
+    }
+    const into = await fs.mkdtemp(path.join(path.dirname(git.cwd), 'from-paths-'))
+    try {
+      if (!(await git.tryExportTree(ref, paths, into))) return undefined
+      const read = await readPins({
+        root: into,
+        paths: inputs.fromPaths,
+        image: inputs.image,
+        aliases: inputs.aliases,
+        helmPaths: inputs.helmPaths,
+        input: 'from-paths'
+      })
+      return read.pins.map(pin => pin.digest)
+    } catch (error) {
+      // Paths missing before the commit that created them, or a file the engine refuses there: not this run.
+      core.debug(`from-paths at ${ref}: ${(error as Error).message}`)
+      return undefined
+    } finally {
+      await fs.rm(into, { recursive: true, force: true })
+      await fs.rm(`${into}.index`, { force: true })
+    }
+  }
   return {
     tip,
-    async pinnedBefore(commit, index) {
-      const needed = index + 2
-      // Deepened at least twofold each time: a walk down the history fetches a handful of times, not once a commit.
-      if (needed > depth) {
-        const more = Math.max(needed, depth * 2) - depth
-        if (!(await git.tryDeepen(context.base, more))) return undefined
-        depth += more
-      }
-      const into = await fs.mkdtemp(path.join(path.dirname(git.cwd), 'from-paths-'))
-      try {
-        const paths = [...new Set(inputs.fromPaths.map(cleanPath))]
-        if (!(await git.tryExportTree(`${commit}^`, paths, into))) return undefined
-        const read = await readPins({
-          root: into,
-          paths: inputs.fromPaths,
-          image: inputs.image,
-          aliases: inputs.aliases,
-          helmPaths: inputs.helmPaths,
-          input: 'from-paths'
-        })
-        return read.pins.map(pin => pin.digest)
-      } catch (error) {
-        // Paths missing before the commit that created them, or a file the engine refuses there: not this run.
-        core.debug(`from-paths before ${commit}: ${(error as Error).message}`)
-        return undefined
-      } finally {
-        await fs.rm(into, { recursive: true, force: true })
-        await fs.rm(`${into}.index`, { force: true })
-      }
-    }
+    pinnedBefore: (commit, index) =>
+      pinnedIn(`${commit}^`, index + 2, [...new Set(inputs.fromPaths.map(cleanPath))]),
+    // The whole tree: the bases an overlay inherits the pin from may lie anywhere in the repository.
+    pinnedAt: (commit, index) => pinnedIn(commit, index + 1, [''])
   }
 }

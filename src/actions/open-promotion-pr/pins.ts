@@ -7,6 +7,11 @@ export interface Pin {
   tag?: string
   /** Where, as `file:line`. */
   where: string[]
+  /**
+   * The files of bases an overlay inherits the pin from, where it adds an `images:` entry (the reference it renders
+   * is there, not in `where`).
+   */
+  bases?: string[]
 }
 
 export interface PinsRead {
@@ -76,7 +81,26 @@ export async function readPins(options: {
     pin.where.push(where)
     byDigest.set(ref.digest, pin)
   }
+  for (const previous of result.previous) {
+    const pin = byDigest.get(digestOf(previous.old) ?? '')
+    if (!pin || pin.where.some(where => where.startsWith(`${previous.file}:`))) continue
+    pin.bases = [...new Set([...(pin.bases ?? []), previous.file])]
+  }
   return { pins: [...byDigest.values()], unpinned, result }
+}
+
+function digestOf(reference: string): string | undefined {
+  try {
+    return parseImageRef(reference).digest
+  } catch {
+    return undefined
+  }
+}
+
+/** Every file the pin is read from: where it is written, and the bases it is inherited from. */
+export function pinFiles(pin: Pin): string[] {
+  const files = pin.where.map(where => where.slice(0, where.lastIndexOf(':')))
+  return [...new Set([...files, ...(pin.bases ?? [])])].sort()
 }
 
 /** The images to promote when none is named, and the ones left out with why. */

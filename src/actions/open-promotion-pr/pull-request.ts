@@ -199,6 +199,8 @@ export async function propose(
   })
 
   let kept = plan.pulls[0]
+  // Whether `kept` was read after this run pushed (listed again once another run's pull request was found).
+  let readSincePush = false
   if (!kept) {
     const outcome = await api.createPull(repo, {
       head: inputs.headBranch,
@@ -237,6 +239,7 @@ export async function propose(
     // Another run opened it between our list and our create: update that one.
     const again = await api.listOpenPulls(repo, inputs.headBranch, context.base)
     kept = again[0]
+    readSincePush = true
     if (!kept)
       throw new ExternalError(`GitHub said a pull request from ${inputs.headBranch} exists, but lists none`)
     plan = { ...plan, pulls: again }
@@ -254,15 +257,79 @@ export async function propose(
     }
   }
 
+  // Another run may have made the pull request ready for review (or set it to merge itself) since it was listed:
+  // the unverified digest is on it now, so it is held again, or the commit goes back off.
+  if (!plan.state.verification.verified && !readSincePush) {
+    const now = await api.readPull(repo, kept.number)
+    if (!now.draft || now.autoMerge) {
+      const held = await holdAsDraft(context, now)
+      if (!held.ok) return withdraw(context, plan, now, held.message)
+      kept = { ...kept, draft: true, autoMerge: false }
+    }
+  }
+
   const before = readStateBlock(kept.body)
   // A draft that waited for the upstream verification is ready once it passed (a draft asked for stays one). Ready
   // first: a body saying "verified" saved before a failed markReady would make the next run see nothing to do.
   const nowReady = kept.draft && !plan.draft && before?.verification.verified === false
-  if (nowReady) await api.markReady(kept)
+  if (nowReady) {
+    // Ready only with the verified commit on it: another run may have pushed an unverified digest on top.
+    const verifiedHead = plan.headSha ?? kept.headSha
+    const moved = await headMoved(context, kept, verifiedHead)
+    if (moved) return notReady(context, plan, kept, moved)
+    await api.markReady(kept)
+    // A push between that read and markReady: the run that pushed may have seen the draft and not held it.
+    const after = await headMoved(context, kept, verifiedHead)
+    if (after) {
+      const held = await holdAsDraft(context, { ...kept, draft: false, autoMerge: false })
+      if (!held.ok) {
+        throw new ExternalError(
+          `#${kept.number} was made ready for review for ${verifiedHead}, but its head moved to ${after} meanwhile ` +
+            `and it could not be made a draft again (${held.message}): convert it to a draft and check what ` +
+            `${inputs.headBranch} holds`
+        )
+      }
+      return notReady(context, plan, kept, after)
+    }
+  }
   await api.updatePull(repo, kept.number, { title, body })
   await api.comment(repo, kept.number, updateComment(before, plan.state))
   await closeDuplicates(context, kept, plan.pulls.slice(1))
   return result('updated', kept)
+}
+
+/** The pull request's head now, when it is no longer `expected`. */
+async function headMoved(context: Context, pull: PullRequest, expected: string): Promise<string | undefined> {
+  const now = await context.api.readPull(context.repo, pull.number)
+  return now.headSha === expected ? undefined : now.headSha
+}
+
+/**
+ * The verified commit is no longer the head of the draft (another run pushed on top): the draft stays one, and its
+ * body is left to what is on it now.
+ */
+function notReady(
+  context: Context,
+  plan: { state: PromotionState; headSha?: string },
+  kept: PullRequest,
+  head: string
+): Result {
+  const { inputs } = context
+  core.notice(
+    `#${kept.number} stays a draft: ${inputs.image}@${plan.state.to.digest} is verified upstream, but ` +
+      `${inputs.headBranch} moved to ${head} (another run?) since it held the verified commit ` +
+      `${plan.headSha ?? kept.headSha}, so its head is not what was verified; re-run to promote what it holds`
+  )
+  return {
+    operation: 'skipped',
+    pull: { number: kept.number, url: kept.url },
+    headSha: head,
+    verified: plan.state.verification.verified,
+    from: plan.state.from?.digest,
+    to: plan.state.to.digest,
+    files: [],
+    autoMerge: false
+  }
 }
 
 /** Makes a pull request ready for review a draft, with auto-merge off, before an unverified digest lands on it. */
@@ -292,8 +359,8 @@ async function withdraw(
 ): Promise<Result> {
   const { inputs } = context
   const problem =
-    `${inputs.image}@${plan.state.to.digest} is not verified upstream, and #${kept.number}, opened by another run ` +
-    `meanwhile, is ${kept.draft ? 'a draft' : 'ready for review'}${kept.autoMerge ? ' with auto-merge on' : ''} and ` +
+    `${inputs.image}@${plan.state.to.digest} is not verified upstream, and #${kept.number}, opened or made ready by ` +
+    `another run meanwhile, is ${kept.draft ? 'a draft' : 'ready for review'}${kept.autoMerge ? ' with auto-merge on' : ''} and ` +
     `could not be ${kept.draft ? 'held' : 'made a draft'} (${refusal})`
   const remedy = `convert #${kept.number} to a draft (and disable its auto-merge) or close it, then re-run`
   const back = plan.headSha ? await plan.withdraw?.(plan.headSha) : undefined

@@ -16,6 +16,11 @@ export interface PinHistory {
    * cannot be read (from-paths missing there, a file the engine refuses, history git could not fetch).
    */
   pinnedBefore(commit: string, index: number): Promise<string[] | undefined>
+  /**
+   * The digests from-paths pin at `commit` itself (`index` commits below the tip), read from its whole tree, bases
+   * outside from-paths included; undefined when that cannot be read.
+   */
+  pinnedAt(commit: string, index: number): Promise<string[] | undefined>
 }
 
 export interface UpstreamRequest {
@@ -30,6 +35,8 @@ export interface UpstreamRequest {
   digest: string
   /** What `from-paths` pin on base now (undefined: nothing); the upstream runs this digest, no other. */
   pinned: string | undefined
+  /** The files the pin is read from at the tip (bases outside from-paths included); none: only from-paths. */
+  pinFiles?: string[]
   required: string[]
   minSoakMs: number
   now: Date
@@ -78,8 +85,20 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
   const names = [request.image, ...request.aliases]
   // Both lists from the commit from-paths were read at: a commit landing on base meanwhile shifts nothing.
   const tip = request.history.tip
+  const paths = [...new Set(request.fromPaths.map(cleanPath))]
+  // A pin inherited from a base outside from-paths changes with commits their history does not list (and the chain of
+  // bases between may change too): each commit looked at is read whole instead.
+  const inherited = (request.pinFiles ?? []).filter(
+    file => !paths.some(path => path === '' || file === path || file.startsWith(`${path}/`))
+  )
+  if (inherited.length > 0) {
+    const history = await request.api.listCommits(request.repo, tip, { max: MAX_COMMITS_CHECKED })
+    if (history.length === 0) return { ...base, reason: `${request.base} lists no commit from ${tip}` }
+    const oldest = await oldestRunning(request, history, names)
+    return judgeCandidates(request, base, history.slice(0, oldest + 1), history[oldest] as CommitSummary)
+  }
   const touching = new Set<string>()
-  for (const path of new Set(request.fromPaths.map(cleanPath))) {
+  for (const path of paths) {
     for (const commit of await request.api.listCommits(request.repo, tip, {
       path: path || undefined,
       max: 100
@@ -96,8 +115,17 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
     }
   }
   const start = await pinningChange(request, history, changes, names)
-  const pinning = history[start] as CommitSummary
   const candidates = history.slice(0, start + 1).slice(0, MAX_COMMITS_CHECKED)
+  return judgeCandidates(request, base, candidates, history[start] as CommitSummary)
+}
+
+/** The statuses of `candidates` (newest first), each of which ran the digest, judged: the first that verifies it. */
+async function judgeCandidates(
+  request: UpstreamRequest,
+  base: VerificationState,
+  candidates: CommitSummary[],
+  pinning: CommitSummary
+): Promise<VerificationState> {
   let last: VerificationState = { ...base, pinnedBy: pinning.sha }
   for (const commit of candidates) {
     const seen = await request.api.statuses(request.repo, commit.sha)
@@ -115,6 +143,29 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
     if (last.commit === undefined || (last.statuses.length === 0 && state.statuses.length > 0)) last = state
   }
   return last
+}
+
+/**
+ * The index of the oldest commit of `history` (newest first, from the tip) in the run of the digest lasting to the
+ * tip, each commit read: the walk stops before a commit that pins something else or cannot be read, and at one with
+ * our trailer (the run began there).
+ */
+async function oldestRunning(
+  request: UpstreamRequest,
+  history: CommitSummary[],
+  names: string[]
+): Promise<number> {
+  const bound = Math.min(history.length, MAX_COMMITS_CHECKED)
+  for (let index = 0; index < bound; index++) {
+    const commit = history[index] as CommitSummary
+    // The tip is where `pinned` was read.
+    if (index > 0) {
+      const pinned = await request.history.pinnedAt(commit.sha, index)
+      if (pinned?.length !== 1 || pinned[0] !== request.digest) return index - 1
+    }
+    if (hasImageTrailer(commit.message, names, request.digest)) return index
+  }
+  return Math.max(0, bound - 1)
 }
 
 /**

@@ -58,8 +58,8 @@ export interface GitCommandManager {
   /** The commit `ref` names in the clone, or undefined when the clone lacks it (beyond a shallow boundary). */
   tryResolveCommit(ref: string): Promise<string | undefined>
   /**
-   * Fetches `commits` more commits of `branch`'s history behind a shallow clone's boundary, moving no ref (a full
-   * clone has them already); false when the fetch failed.
+   * Fetches `commits` more commits of `branch`'s history behind a shallow clone's boundary, moving no ref the run
+   * reads, `refs/remotes/origin/<branch>` included (a full clone has them already); false when the fetch failed.
    */
   tryDeepen(branch: string, commits: number): Promise<boolean>
   /**
@@ -285,14 +285,16 @@ export function createGit(options: GitOptions): GitCommandManager {
     async tryDeepen(branch, commits) {
       const shallow = (await exec(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true'
       if (!shallow) return true
-      // No destination: refs/remotes/origin/<branch> stays where the clone put it, for the steps after this one.
+      // The clone's fetch refspec would move refs/remotes/origin/<branch> to the server's tip even with no
+      // destination given: an empty --refmap stops that, and the history lands on a ref no other step reads.
       const result = await exec([
         'fetch',
         '--quiet',
         '--no-tags',
+        '--refmap=',
         `--deepen=${commits}`,
         'origin',
-        `refs/heads/${branch}`
+        `+refs/heads/${branch}:refs/digest-delivery/deepen`
       ])
       return result.exitCode === 0
     },

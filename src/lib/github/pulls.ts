@@ -67,6 +67,8 @@ export interface PullRequestApi {
     number: number,
     change: { title?: string; body?: string; state?: 'closed' }
   ): Promise<void>
+  /** The pull request as it is now (its head, draft and auto-merge may have changed since it was listed). */
+  readPull(repo: RepoName, number: number): Promise<PullRequest>
   /** Whether the pull request merges into its base without conflicts; null while GitHub is still computing it. */
   mergeable(repo: RepoName, number: number): Promise<boolean | null>
   comment(repo: RepoName, number: number, body: string): Promise<void>
@@ -259,6 +261,12 @@ export function createPullRequestApi(client: () => Promise<Octokit>): PullReques
     updatePull: (repo, number, change) =>
       call(`updating pull request #${number}`, async octokit => {
         await octokit.rest.pulls.update({ ...repo, pull_number: number, ...change })
+      }),
+
+    readPull: (repo, number) =>
+      call(`reading pull request #${number}`, async octokit => {
+        const { data } = await octokit.rest.pulls.get({ ...repo, pull_number: number })
+        return pullOf(data)
       }),
 
     mergeable: (repo, number) =>
