@@ -83,4 +83,35 @@ describe('reading earlier commits of a shallow clone', () => {
     expect(await git.tryResolveCommit('refs/heads/main')).toBe(cloned)
     expect(later).not.toBe(cloned)
   })
+
+  it('finds the newest commit adding a needle under paths, past later changes that keep it; none past the shallow boundary', async () => {
+    const pin = `sha256:${'c'.repeat(64)}`
+    await gh.createRepo('octo/additions', { defaultBranch: 'main', files: { 'README.md': 'readme\n' } })
+    await gh.commit('octo/additions', { files: { 'apps/dev/k.yaml': `digest: ${pin}\n` } })
+    await gh.commit('octo/additions', { files: { 'apps/dev/k.yaml': 'digest: none\n' } })
+    const added = await gh.commit('octo/additions', {
+      files: { 'apps/dev/k.yaml': `digest: ${pin}\n` },
+      message: 'Pin dev again\n'
+    })
+    await gh.commit('octo/additions', { files: { 'apps/dev/k.yaml': `# dev\ndigest: ${pin}\n` } })
+    await gh.commit('octo/additions', {
+      files: { 'apps/dev/other.yaml': `also: ${pin}\n`, 'x.yaml': `${pin}\n` }
+    })
+    const token = gh.createToken({ repos: { 'octo/additions': { contents: 'read' } } })
+    const cwd = path.join(root, 'additions')
+    await fs.mkdir(cwd)
+    const git = createGit({ runner: createCommandRunner(), cwd, token, serverUrl: gh.serverUrl })
+    await git.clone(`${gh.serverUrl}/octo/additions.git`, 'main')
+
+    // Shallow: the only commit is the boundary, whose change is unknown.
+    expect(await git.tryFindAddition('refs/remotes/origin/main', pin, ['apps/dev/k.yaml'])).toBeUndefined()
+    expect(await git.tryDeepen('main', 10)).toBe(true)
+    expect(await git.tryFindAddition('refs/remotes/origin/main', pin, ['apps/dev/k.yaml'])).toEqual({
+      sha: added,
+      subject: 'Pin dev again'
+    })
+    expect(
+      await git.tryFindAddition('refs/remotes/origin/main', `sha256:${'d'.repeat(64)}`, ['apps'])
+    ).toBeUndefined()
+  })
 })

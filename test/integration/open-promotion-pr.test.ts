@@ -506,12 +506,20 @@ describe('open for a branch: what base runs (mode 1)', () => {
       files: { [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0') },
       message: 'Promote web by hand\n'
     })
+    // A later change to the same file that keeps the digest: the comment still names the commit that pinned it.
+    const later = await gh.commit(repo, {
+      files: {
+        [STAGING]: overlay(IMAGE, built[2]!.digest, '1.3.0').replace('# overlay', '# staging, team web')
+      },
+      message: 'Name the owner of staging\n'
+    })
     const result = await promote(repo, token, inputs)
     expect(result.error).toBeUndefined()
     expect(result.outputs).toMatchObject({ operation: 'closed', 'pull-request-number': '1' })
     expect(gh.pulls(repo)[0]!.state).toBe('closed')
     const comment = gh.comments(repo).at(-1)!.body
     expect(comment).toContain(byHand.slice(0, 12))
+    expect(comment).not.toContain(later.slice(0, 12))
     expect(comment).toContain(`already pins \`${IMAGE}@${built[2]!.digest}\``)
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
@@ -835,10 +843,19 @@ describe('promote environment to environment (mode 2)', () => {
       files: { [STAGING]: overlay(IMAGE, built[1]!.digest, '1.2.0') },
       message: 'Promote web by hand\n'
     })
+    // Later changes under paths that keep the digest: the comment still names the commit that pinned it.
+    const later = await gh.commit(repo, {
+      files: {
+        [STAGING]: overlay(IMAGE, built[1]!.digest, '1.2.0').replace('# overlay', '# staging, team web'),
+        'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n'
+      },
+      message: 'Scale staging\n'
+    })
     const result = await promote(repo, token, promoteInputs())
     expect(result.outputs).toMatchObject({ operation: 'closed', 'pull-request-number': '1' })
     expect(gh.pulls(repo)[0]!.state).toBe('closed')
     expect(gh.comments(repo).at(-1)!.body).toContain(byHand.slice(0, 12))
+    expect(gh.comments(repo).at(-1)!.body).not.toContain(later.slice(0, 12))
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 

@@ -25,6 +25,7 @@ import type { Context, Result } from './promotion.js'
 import {
   closeDuplicates,
   closeUnneeded,
+  type PinningCommit,
   holdAsDraft,
   propose,
   stillNeeded,
@@ -45,7 +46,7 @@ import {
 } from './inputs.js'
 import { listPinnedImages, pinFiles, readPins } from './pins.js'
 import { promoteEach, reportPromotions } from './promotions.js'
-import { pinHistory } from './pin-history.js'
+import { pinHistory, pinningCommit } from './pin-history.js'
 import {
   readStateBlock,
   type ImageVersion,
@@ -174,6 +175,7 @@ async function openForBranch(context: Context): Promise<Result> {
   const pulls = await context.api.listOpenPulls(context.repo, inputs.headBranch, context.base)
   const tempDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'open-promotion-pr-'))
   let branch: BranchPins
+  let pinnedBy: PinningCommit | undefined
   try {
     const git = createGit({
       runner: deps.runner,
@@ -183,6 +185,9 @@ async function openForBranch(context: Context): Promise<Result> {
     })
     await cloneBase(git, context)
     branch = await readBranchPins(context, git)
+    if (branch.alreadyPinned && branch.mergeChangesNothing && pulls.length > 0) {
+      pinnedBy = await pinningCommit(git, context, branch.proposed.digest, branch.files)
+    }
   } finally {
     await fs.rm(tempDir, { recursive: true, force: true })
   }
@@ -197,7 +202,7 @@ async function openForBranch(context: Context): Promise<Result> {
   }
   if (branch.alreadyPinned) {
     return branch.mergeChangesNothing
-      ? closeUnneeded(context, pulls, digest, branch.files, branch.headSha)
+      ? closeUnneeded(context, pulls, digest, { files: branch.files, headSha: branch.headSha, pinnedBy })
       : stillNeeded(context, pulls, digest, branch.files)
   }
 
@@ -302,7 +307,8 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
     const previous = kept ? readStateBlock(kept.body) : undefined
 
     if (here.unpinned.length === 0 && here.pins.length === 1 && running?.digest === digest) {
-      return closeUnneeded(context, pulls, digest)
+      const pinnedBy = pulls.length ? await pinningCommit(git, context, digest, pinFiles(running)) : undefined
+      return closeUnneeded(context, pulls, digest, { pinnedBy })
     }
     if (kept && previous?.to.digest === digest && previous.verification.verified) {
       const closed = await closeDuplicates(context, kept, pulls.slice(1))

@@ -6,6 +6,7 @@ import { ExternalError } from '../../lib/errors.js'
 import type { GitCommandManager } from '../../lib/git/index.js'
 import { readPins } from './pins.js'
 import type { Context } from './promotion.js'
+import type { PinningCommit } from './pull-request.js'
 import { cleanPath, type PinHistory } from './verification.js'
 
 /** The history of `from-paths` in the clone of base at `git.cwd` (shallow or not), from the commit it has out. */
@@ -51,4 +52,22 @@ export async function pinHistory(git: GitCommandManager, context: Context): Prom
     // The whole tree: the bases an overlay inherits the pin from may lie anywhere in the repository.
     pinnedAt: (commit, index) => pinnedIn(commit, index + 1, [''])
   }
+}
+
+/** How many commits of base are searched for the one that pinned a digest, at most. */
+export const MAX_PINNING_SEARCH = 100
+
+/**
+ * The commit of base that pinned `digest` in `files` (the newest one adding it), from the clone deepened up to
+ * MAX_PINNING_SEARCH commits; undefined when it is not found there.
+ */
+export async function pinningCommit(
+  git: GitCommandManager,
+  context: Context,
+  digest: string,
+  files: string[]
+): Promise<PinningCommit | undefined> {
+  if (!(await git.tryDeepen(context.base, MAX_PINNING_SEARCH))) return undefined
+  const found = await git.tryFindAddition(`refs/remotes/origin/${context.base}`, digest, files)
+  return found && { ...found, url: `${context.serverUrl}/${context.inputs.repository}/commit/${found.sha}` }
 }

@@ -11,18 +11,26 @@ import { cleanPath } from './verification.js'
 import type { Context, Operation, Result } from './promotion.js'
 import { OUR_TRAILER } from './head-branch.js'
 
+/** The commit of base that pinned a digest, found in the clone's history. */
+export interface PinningCommit {
+  sha: string
+  subject: string
+  url: string
+}
+
 /**
  * Base already pins the digest (in `files`, default `paths`) and merging the head branch (at `headSha` when it was
- * read) would change nothing: the pull request is not needed any more.
+ * read) would change nothing: the pull request is not needed any more. The comment names `pinnedBy`, the commit that
+ * pinned the digest, or else the newest commit of base touching the first file.
  */
 export async function closeUnneeded(
   context: Context,
   pulls: PullRequest[],
   digest: string,
-  files: string[] = context.inputs.paths,
-  headSha?: string
+  found: { files?: string[]; headSha?: string; pinnedBy?: PinningCommit } = {}
 ): Promise<Result> {
   const { inputs, api, repo } = context
+  const { files = inputs.paths, headSha } = found
   if (pulls.length === 0) {
     core.info(
       `${context.base} already pins ${inputs.image}@${digest} in ${files.join(', ')}: nothing to promote`
@@ -37,17 +45,22 @@ export async function closeUnneeded(
       autoMerge: false
     }
   }
-  const [latest] = await api.listCommits(repo, context.base, {
-    path: cleanPath(files[0] as string),
-    max: 1
-  })
-  const by = latest ? ` by ${latest.sha} (${latest.message.split('\n')[0]})` : ''
+  const latest =
+    found.pinnedBy ??
+    (await api
+      .listCommits(repo, context.base, { path: cleanPath(files[0] as string), max: 1 })
+      .then(([commit]) =>
+        commit
+          ? { sha: commit.sha, subject: commit.message.split('\n')[0] ?? '', url: commit.url }
+          : undefined
+      ))
+  const by = latest ? ` by ${latest.sha} (${latest.subject})` : ''
   for (const pull of pulls) {
     await api.comment(
       repo,
       pull.number,
       `Closing: ${code(context.base)} already pins ${code(`${inputs.image}@${digest}`)} in ${text(inputs.environment)}` +
-        `${latest ? `, since commit ${link(latest.sha.slice(0, 12), latest.url)} (${text(latest.message.split('\n')[0] ?? '')})` : ''}. ` +
+        `${latest ? `, since commit ${link(latest.sha.slice(0, 12), latest.url)} (${text(latest.subject)})` : ''}. ` +
         'This pull request is no longer needed.'
     )
     await api.updatePull(repo, pull.number, { state: 'closed' })

@@ -68,6 +68,15 @@ export interface GitCommandManager {
    * clone lacks `ref` or git could not write them.
    */
   tryExportTree(ref: string, paths: string[], into: string): Promise<boolean>
+  /**
+   * The newest commit reachable from `ref` whose change to `paths` adds a line holding `needle` (as far back as the
+   * clone goes); undefined when none is found, or the one found is a shallow clone's boundary (its change unknown).
+   */
+  tryFindAddition(
+    ref: string,
+    needle: string,
+    paths: string[]
+  ): Promise<{ sha: string; subject: string } | undefined>
   /** The branch checked out, or undefined on a detached HEAD. */
   currentBranch(): Promise<string | undefined>
   /** Detaches HEAD at its commit, so later resets move no local branch. */
@@ -297,6 +306,41 @@ export function createGit(options: GitOptions): GitCommandManager {
         `+refs/heads/${branch}:refs/digest-delivery/deepen`
       ])
       return result.exitCode === 0
+    },
+    async tryFindAddition(ref, needle, paths) {
+      const pathspec = ['--', ...paths.map(p => p || '.')]
+      // -S lists the commits that changed how often the needle occurs; the newest one adding it is the answer.
+      const listed = await exec([
+        '--literal-pathspecs',
+        'log',
+        '-n',
+        '20',
+        '--format=%H',
+        `-S${needle}`,
+        ref,
+        ...pathspec
+      ])
+      if (listed.exitCode !== 0) return undefined
+      for (const sha of listed.stdout.split('\n').filter(Boolean)) {
+        if ((await exec(['rev-parse', '--quiet', '--verify', `${sha}^`])).exitCode !== 0) return undefined
+        const diff = await exec([
+          '--literal-pathspecs',
+          'diff',
+          '-U0',
+          '--no-color',
+          '--no-ext-diff',
+          `${sha}^`,
+          sha,
+          ...pathspec
+        ])
+        const added = diff.stdout
+          .split('\n')
+          .some(line => line.startsWith('+') && !line.startsWith('+++') && line.includes(needle))
+        if (diff.exitCode !== 0 || !added) continue
+        const subject = await exec(['log', '-1', '--format=%s', sha])
+        return { sha, subject: subject.stdout.trim() }
+      }
+      return undefined
     },
     async tryExportTree(ref, paths, into) {
       const listed = await exec([
