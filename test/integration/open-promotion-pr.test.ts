@@ -859,6 +859,35 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 
+  it('makes a verified promotion that a concurrent run left a draft ready again, only while its head is our pin', async () => {
+    const { repo, token } = await gitops()
+    const [owner, name] = repo.split('/') as [string, string]
+    expect((await promote(repo, token, promoteInputs())).outputs).toMatchObject({
+      operation: 'created',
+      verified: 'true'
+    })
+    const api = createPullRequestApi(lazyOctokit({ token, apiUrl: gh.apiUrl }))
+    const redraft = async () =>
+      expect((await api.convertToDraft(await api.readPull({ owner, repo: name }, 1))).ok).toBe(true)
+
+    await redraft()
+    const again = await promote(repo, token, promoteInputs())
+    expect(again.error).toBeUndefined()
+    expect(again.outputs).toMatchObject({ operation: 'updated', 'pull-request-number': '1' })
+    expect(gh.pulls(repo)[0]!.draft).toBe(false)
+
+    // Someone's commit on top: the head is not our pin any more, so the draft stays one.
+    await redraft()
+    await gh.commit(repo, {
+      branch: 'promote/staging/octo-web',
+      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
+      message: 'Scale staging\n'
+    })
+    const held = await promote(repo, token, promoteInputs())
+    expect(held.outputs.operation).toBe('unchanged')
+    expect(gh.pulls(repo)[0]!.draft).toBe(true)
+  })
+
   /** A commit on main next to the lines the promotion changes: the open pull request now conflicts. */
   const conflictOnMain = (repo: string) =>
     gh.commit(repo, {

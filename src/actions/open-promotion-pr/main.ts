@@ -28,6 +28,7 @@ import {
   type PinningCommit,
   holdAsDraft,
   propose,
+  readyAgain,
   stillNeeded,
   unchanged
 } from './pull-request.js'
@@ -216,17 +217,7 @@ async function openForBranch(context: Context): Promise<Result> {
   const tag = digest === inputs.digest ? (inputs.tag ?? branch.proposed.tag) : branch.proposed.tag
   const to = await readVersion(registry, inputs.imageRef, { digest, tag }, 'the image')
   const running = branch.running.length === 1 && branch.unpinned.length === 0 ? branch.running[0] : undefined
-  const from = running
-    ? await readVersion(
-        registry,
-        inputs.imageRef,
-        { digest: running.digest, tag: running.tag },
-        'the running digest'
-      ).catch((error: Error) => {
-        core.warning(`Could not read the running image's labels: ${error.message}`)
-        return { digest: running.digest, tag: running.tag } as ImageVersion
-      })
-    : undefined
+  const from = running && (await readRunning(registry, inputs, running))
   const verdict = await checkVerdict(context, registry, digest)
   const state = newState(context, { from, to, files: branch.files, verification: noneRequired(), verdict })
   const source = from
@@ -312,7 +303,10 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
     }
     if (kept && previous?.to.digest === digest && previous.verification.verified) {
       const closed = await closeDuplicates(context, kept, pulls.slice(1))
-      return unchanged(kept, digest, previous, closed)
+      const result = unchanged(kept, digest, previous, closed)
+      return kept.draft && !inputs.draft && (await readyAgain(context, kept, digest))
+        ? { ...result, operation: 'updated' }
+        : result
     }
 
     const fromEnvironment =
@@ -365,17 +359,7 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
 
     const registry = deps.registry(inputs.credentialsFor)
     const to = await readVersion(registry, inputs.imageRef, { digest, tag }, 'the digest to promote')
-    const from = running
-      ? await readVersion(
-          registry,
-          inputs.imageRef,
-          { digest: running.digest, tag: running.tag },
-          'the running digest'
-        ).catch((error: Error) => {
-          core.warning(`Could not read the running image's labels: ${error.message}`)
-          return { digest: running.digest, tag: running.tag } as ImageVersion
-        })
-      : undefined
+    const from = running && (await readRunning(registry, inputs, running))
     const verdict = await checkVerdict(context, registry, digest)
 
     const plan = await planHead(context, git, kept)
@@ -408,6 +392,19 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
   } finally {
     await fs.rm(tempDir, { recursive: true, force: true })
   }
+}
+
+/** The running image's facts, or only its digest and tag when its labels cannot be read (a warning says so). */
+async function readRunning(
+  registry: ImageRegistry,
+  inputs: PromotionInputs,
+  running: { digest: string; tag?: string }
+): Promise<ImageVersion> {
+  const version = { digest: running.digest, tag: running.tag }
+  return readVersion(registry, inputs.imageRef, version, 'the running digest').catch((error: Error) => {
+    core.warning(`Could not read the running image's labels: ${error.message}`)
+    return version
+  })
 }
 
 async function cloneBase(

@@ -7,7 +7,7 @@ import { reference, renderBody, type SourceCommits } from './body.js'
 import type { PromotionInputs } from './inputs.js'
 import { code, link, text } from './markdown.js'
 import { readStateBlock, type PromotionState } from './state-block.js'
-import { cleanPath } from './verification.js'
+import { cleanPath, hasImageTrailer } from './verification.js'
 import type { Context, Operation, Result } from './promotion.js'
 import { OUR_TRAILER } from './head-branch.js'
 
@@ -149,6 +149,27 @@ export function stillNeeded(context: Context, pulls: PullRequest[], digest: stri
   }
 }
 
+/**
+ * A verified promotion found as a draft though none was asked for (a concurrent run made it one again, seeing its head
+ * move): made ready when the head branch's newest commit is this action's pin of the digest, else left with a notice.
+ */
+export async function readyAgain(context: Context, kept: PullRequest, digest: string): Promise<boolean> {
+  const { inputs, repo } = context
+  const head = await context.commitApi.branchHead(repo, inputs.headBranch)
+  const comparison = head ? await context.api.compare(repo, context.base, head) : undefined
+  const newest = comparison?.commits.find(commit => commit.sha === head)
+  if (!newest || !hasImageTrailer(newest.message, [inputs.image, ...inputs.aliases], digest)) {
+    core.notice(
+      `#${kept.number} proposes ${digest}, verified, but stays a draft: the newest commit of ${inputs.headBranch} ` +
+        `(${head ?? 'none'}) is not this action's pin of it; check what the branch holds`
+    )
+    return false
+  }
+  await context.api.markReady(kept)
+  core.info(`#${kept.number} proposes ${digest}, verified: ready for review again`)
+  return true
+}
+
 export function unchanged(kept: PullRequest, digest: string, state: PromotionState, closed: number): Result {
   core.info(
     `#${kept.number} already proposes ${digest}: nothing to change${closed ? ` (closed ${closed} duplicate(s))` : ''}`
@@ -288,11 +309,11 @@ export async function propose(
   if (nowReady) {
     // Ready only with the verified commit on it: another run may have pushed an unverified digest on top.
     const verifiedHead = plan.headSha ?? kept.headSha
-    const moved = await headMoved(context, kept, verifiedHead)
+    const moved = await headMoved(context, verifiedHead)
     if (moved) return notReady(context, plan, kept, moved)
     await api.markReady(kept)
     // A push between that read and markReady: the run that pushed may have seen the draft and not held it.
-    const after = await headMoved(context, kept, verifiedHead)
+    const after = await headMoved(context, verifiedHead)
     if (after) {
       const held = await holdAsDraft(context, { ...kept, draft: false, autoMerge: false })
       if (!held.ok) {
@@ -311,10 +332,13 @@ export async function propose(
   return result('updated', kept)
 }
 
-/** The pull request's head now, when it is no longer `expected`. */
-async function headMoved(context: Context, pull: PullRequest, expected: string): Promise<string | undefined> {
-  const now = await context.api.readPull(context.repo, pull.number)
-  return now.headSha === expected ? undefined : now.headSha
+/**
+ * The head branch's commit now, when it is no longer `expected`. Read from the branch, not the pull request: GitHub
+ * updates a pull request's head a moment after a push, so it may still name the commit before.
+ */
+async function headMoved(context: Context, expected: string): Promise<string | undefined> {
+  const now = await context.commitApi.branchHead(context.repo, context.inputs.headBranch)
+  return now === expected ? undefined : (now ?? 'nothing (the branch is gone)')
 }
 
 /**

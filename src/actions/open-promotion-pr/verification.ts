@@ -94,7 +94,7 @@ export async function verifyUpstream(request: UpstreamRequest): Promise<Verifica
   if (inherited.length > 0) {
     const history = await request.api.listCommits(request.repo, tip, { max: MAX_COMMITS_CHECKED })
     if (history.length === 0) return { ...base, reason: `${request.base} lists no commit from ${tip}` }
-    const oldest = await oldestRunning(request, history, names)
+    const oldest = await oldestRunning(request, history)
     return judgeCandidates(request, base, history.slice(0, oldest + 1), history[oldest] as CommitSummary)
   }
   const touching = new Set<string>()
@@ -147,23 +147,15 @@ async function judgeCandidates(
 
 /**
  * The index of the oldest commit of `history` (newest first, from the tip) in the run of the digest lasting to the
- * tip, each commit read: the walk stops before a commit that pins something else or cannot be read, and at one with
- * our trailer (the run began there).
+ * tip, each commit read: the walk stops before a commit that pins something else or cannot be read. Not at a commit
+ * with our trailer for the digest: with a shared base, that may be another environment's promotion of it.
  */
-async function oldestRunning(
-  request: UpstreamRequest,
-  history: CommitSummary[],
-  names: string[]
-): Promise<number> {
+async function oldestRunning(request: UpstreamRequest, history: CommitSummary[]): Promise<number> {
   const bound = Math.min(history.length, MAX_COMMITS_CHECKED)
-  for (let index = 0; index < bound; index++) {
-    const commit = history[index] as CommitSummary
-    // The tip is where `pinned` was read.
-    if (index > 0) {
-      const pinned = await request.history.pinnedAt(commit.sha, index)
-      if (pinned?.length !== 1 || pinned[0] !== request.digest) return index - 1
-    }
-    if (hasImageTrailer(commit.message, names, request.digest)) return index
+  // The tip (index 0) is where `pinned` was read.
+  for (let index = 1; index < bound; index++) {
+    const pinned = await request.history.pinnedAt((history[index] as CommitSummary).sha, index)
+    if (pinned?.length !== 1 || pinned[0] !== request.digest) return index - 1
   }
   return Math.max(0, bound - 1)
 }

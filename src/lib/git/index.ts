@@ -255,6 +255,13 @@ export function createGit(options: GitOptions): GitCommandManager {
       for (;;) {
         const found = await exec(['merge-base', ...refs])
         if (found.exitCode === 0) {
+          // Counted first, without the names: a hostile branch may change millions of files with long names.
+          const stat = await git(
+            ['diff', '--shortstat', '--no-renames', found.stdout.trim(), refs[1] as string, '--'],
+            'diff --shortstat'
+          )
+          const counted = Number(/(\d+) files? changed/.exec(stat.stdout)?.[1] ?? 0)
+          if (counted > maxFiles) return { files: undefined, count: counted, mergeChangesNothing: false }
           // -z: names as they are, never quoted (a name may hold spaces, quotes, backslashes or newlines).
           const diff = await git(
             ['diff', '--name-only', '--no-renames', '-z', found.stdout.trim(), refs[1] as string, '--'],
@@ -274,13 +281,15 @@ export function createGit(options: GitOptions): GitCommandManager {
         }
         if (!shallow || deepened >= maxDepth) return undefined
         step = Math.min(step, maxDepth - deepened)
+        // As tryDeepen: no ref the run reads moves (the head read is the one a later lease names).
         const fetched = await exec([
           'fetch',
           '--quiet',
           '--no-tags',
+          '--refmap=',
           `--deepen=${step}`,
           'origin',
-          ...[base, head].map((branch, i) => `+refs/heads/${branch}:${refs[i]}`)
+          ...[base, head].map((branch, i) => `+refs/heads/${branch}:refs/digest-delivery/deepen-${i}`)
         ])
         if (fetched.exitCode !== 0) return undefined
         deepened += step
