@@ -859,7 +859,7 @@ describe('promote environment to environment (mode 2)', () => {
     expect(await gh.ref(repo, 'promote/staging/octo-web')).toBeUndefined()
   })
 
-  it('makes a verified promotion that a concurrent run left a draft ready again, only while its head is our pin', async () => {
+  it('leaves a verified promotion someone made a draft as it is, with a notice, and writes nothing', async () => {
     const { repo, token } = await gitops()
     const [owner, name] = repo.split('/') as [string, string]
     expect((await promote(repo, token, promoteInputs())).outputs).toMatchObject({
@@ -867,25 +867,19 @@ describe('promote environment to environment (mode 2)', () => {
       verified: 'true'
     })
     const api = createPullRequestApi(lazyOctokit({ token, apiUrl: gh.apiUrl }))
-    const redraft = async () =>
-      expect((await api.convertToDraft(await api.readPull({ owner, repo: name }, 1))).ok).toBe(true)
+    expect((await api.convertToDraft(await api.readPull({ owner, repo: name }, 1))).ok).toBe(true)
 
-    await redraft()
+    const before = gh.calls.length
     const again = await promote(repo, token, promoteInputs())
     expect(again.error).toBeUndefined()
-    expect(again.outputs).toMatchObject({ operation: 'updated', 'pull-request-number': '1' })
-    expect(gh.pulls(repo)[0]!.draft).toBe(false)
-
-    // Someone's commit on top: the head is not our pin any more, so the draft stays one.
-    await redraft()
-    await gh.commit(repo, {
-      branch: 'promote/staging/octo-web',
-      files: { 'apps/web/overlays/staging/patch.yaml': 'replicas: 3\n' },
-      message: 'Scale staging\n'
-    })
-    const held = await promote(repo, token, promoteInputs())
-    expect(held.outputs.operation).toBe('unchanged')
+    expect(again.outputs).toMatchObject({ operation: 'unchanged', 'pull-request-number': '1' })
     expect(gh.pulls(repo)[0]!.draft).toBe(true)
+    expect(again.commands).toContainEqual(
+      expect.stringMatching(
+        /^::notice::#1 proposes .* verified upstream, but is a draft: mark it ready for review/
+      )
+    )
+    expect(gh.calls.slice(before).filter(call => call.write)).toEqual([])
   })
 
   /** A commit on main next to the lines the promotion changes: the open pull request now conflicts. */

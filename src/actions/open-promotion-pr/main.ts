@@ -28,7 +28,7 @@ import {
   type PinningCommit,
   holdAsDraft,
   propose,
-  readyAgain,
+  noticeDraft,
   stillNeeded,
   unchanged
 } from './pull-request.js'
@@ -303,10 +303,8 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
     }
     if (kept && previous?.to.digest === digest && previous.verification.verified) {
       const closed = await closeDuplicates(context, kept, pulls.slice(1))
-      const result = unchanged(kept, digest, previous, closed)
-      return kept.draft && !inputs.draft && (await readyAgain(context, kept, digest))
-        ? { ...result, operation: 'updated' }
-        : result
+      if (kept.draft && !inputs.draft) noticeDraft(context, kept, digest)
+      return unchanged(kept, digest, previous, closed)
     }
 
     const fromEnvironment =

@@ -7,7 +7,7 @@ import { reference, renderBody, type SourceCommits } from './body.js'
 import type { PromotionInputs } from './inputs.js'
 import { code, link, text } from './markdown.js'
 import { readStateBlock, type PromotionState } from './state-block.js'
-import { cleanPath, hasImageTrailer } from './verification.js'
+import { cleanPath } from './verification.js'
 import type { Context, Operation, Result } from './promotion.js'
 import { OUR_TRAILER } from './head-branch.js'
 
@@ -150,24 +150,16 @@ export function stillNeeded(context: Context, pulls: PullRequest[], digest: stri
 }
 
 /**
- * A verified promotion found as a draft though none was asked for (a concurrent run made it one again, seeing its head
- * move): made ready when the head branch's newest commit is this action's pin of the digest, else left with a notice.
+ * A verified promotion found as a draft though none was asked for: a person may have made it one on purpose, or a
+ * concurrent run did when its head moved as it was made ready. Which, GitHub does not say cheaply, so it is not undone
+ * here (a person's decision would be overridden): a notice says what to do.
  */
-export async function readyAgain(context: Context, kept: PullRequest, digest: string): Promise<boolean> {
-  const { inputs, repo } = context
-  const head = await context.commitApi.branchHead(repo, inputs.headBranch)
-  const comparison = head ? await context.api.compare(repo, context.base, head) : undefined
-  const newest = comparison?.commits.find(commit => commit.sha === head)
-  if (!newest || !hasImageTrailer(newest.message, [inputs.image, ...inputs.aliases], digest)) {
-    core.notice(
-      `#${kept.number} proposes ${digest}, verified, but stays a draft: the newest commit of ${inputs.headBranch} ` +
-        `(${head ?? 'none'}) is not this action's pin of it; check what the branch holds`
-    )
-    return false
-  }
-  await context.api.markReady(kept)
-  core.info(`#${kept.number} proposes ${digest}, verified: ready for review again`)
-  return true
+export function noticeDraft(context: Context, kept: PullRequest, digest: string): void {
+  core.notice(
+    `#${kept.number} proposes ${context.inputs.image}@${digest}, verified upstream, but is a draft: mark it ready ` +
+      'for review if nobody made it a draft on purpose (a concurrent run does so when another digest lands on it ' +
+      'as it is made ready)'
+  )
 }
 
 export function unchanged(kept: PullRequest, digest: string, state: PromotionState, closed: number): Result {
