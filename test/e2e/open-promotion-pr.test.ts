@@ -3,6 +3,7 @@ import { runAction, shownText, type ActionResult } from '../support/action-runne
 import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import { readStateBlock } from '../../src/actions/open-promotion-pr/state-block.js'
 import {
+  buildAppReleases,
   buildImage,
   createGitOps,
   DEPLOYMENT_OF,
@@ -25,14 +26,7 @@ const HEAD = 'promote/staging/octo-web'
 beforeAll(async () => {
   ;[gh, registry] = await Promise.all([startGitHub(), startRegistry()])
   IMAGE = `${registry.host}/octo/web`
-  await gh.createRepo('octo/app', { files: { 'main.go': 'package main\n' } })
-  for (let i = 1; i <= 3; i++) {
-    const revision = await gh.commit('octo/app', {
-      files: { 'main.go': `package main // v${i}\n` },
-      message: `Release 1.${i}.0\n`
-    })
-    built.push(await buildImage(registry, 'octo/web', `1.${i}.0`, `${gh.serverUrl}/octo/app`, revision))
-  }
+  built.push(...(await buildAppReleases(gh, registry)))
 }, 120_000)
 afterAll(async () => {
   for (const result of results) await result.cleanup()

@@ -19,6 +19,7 @@ import { attachVerdict, type Verdict } from '../../src/lib/verdict/index.js'
 import { startGitHub, type LocalGitHub } from '../../tools/local-github/index.js'
 import {
   BASE_DEPLOYMENT,
+  buildAppReleases,
   buildImage,
   createGitOps,
   createGitOpsOf,
@@ -41,14 +42,7 @@ let n = 0
 beforeAll(async () => {
   ;[gh, registry] = await Promise.all([startGitHub(), startRegistry()])
   IMAGE = `${registry.host}/octo/web`
-  await gh.createRepo('octo/app', { files: { 'main.go': 'package main\n' } })
-  for (let i = 1; i <= 3; i++) {
-    const revision = await gh.commit('octo/app', {
-      files: { 'main.go': `package main // v${i}\n` },
-      message: `Release 1.${i}.0\n`
-    })
-    built.push(await buildImage(registry, 'octo/web', `1.${i}.0`, `${gh.serverUrl}/octo/app`, revision))
-  }
+  built.push(...(await buildAppReleases(gh, registry)))
 }, 120_000)
 afterAll(async () => {
   await gh?.stop()
@@ -1322,22 +1316,37 @@ describe('promote environment to environment (mode 2)', () => {
     return { repo, verifiedHead, ...outcome }
   }
 
+  /** Runs `first`; at its request `at` (made with the token named `at.token`), runs `other` to its end, then goes on. */
+  const meanwhile = async (
+    at: { route: string; field?: string; token: string },
+    first: () => Promise<Outcome>,
+    other: () => Promise<Outcome>
+  ): Promise<[Outcome, Outcome]> => {
+    let second: Promise<Outcome> | undefined
+    gh.hook({
+      route: at.route,
+      field: at.field,
+      times: Infinity,
+      run: async call => {
+        if (call.token !== at.token || second) return
+        second = other()
+        await second
+      }
+    })
+    const done = await first()
+    expect(second).toBeDefined()
+    return [done, await second!]
+  }
+
   it('does not make the draft ready when an unverified digest landed on it after the verified one', async () => {
     const { a, verifiedHead } = await draftRace(async ({ a, b }) => {
       // A has found the verified commit on the branch; B, which listed the draft too, pushes on top before A goes on.
-      let runB: Promise<Outcome> | undefined
-      gh.hook({
-        route: 'GET /repos/{owner}/{repo}/compare/{basehead}',
-        times: Infinity,
-        run: async call => {
-          if (call.token !== 'run-a' || runB) return
-          runB = b()
-          await runB
-        }
-      })
-      const outcomeA = await a()
-      expect(runB).toBeDefined()
-      return { a: outcomeA, b: await runB! }
+      const [outcomeA, outcomeB] = await meanwhile(
+        { route: 'GET /repos/{owner}/{repo}/compare/{basehead}', token: 'run-a' },
+        a,
+        b
+      )
+      return { a: outcomeA, b: outcomeB }
     })
     expect(a.error).toBeUndefined()
     expect(a.outputs).toMatchObject({ operation: 'skipped', verified: 'true' })
@@ -1348,19 +1357,12 @@ describe('promote environment to environment (mode 2)', () => {
   it('makes the draft a draft again when an unverified digest landed on it just as it was made ready', async () => {
     const { a } = await draftRace(async ({ a, b }) => {
       // A read the verified head and is marking the draft ready; B, which saw the draft, pushes and leaves it.
-      let runB: Promise<Outcome> | undefined
-      gh.hook({
-        route: 'POST /graphql',
-        field: 'markPullRequestReadyForReview',
-        run: async call => {
-          if (call.token !== 'run-a') return
-          runB = b()
-          await runB
-        }
-      })
-      const outcomeA = await a()
-      expect(runB).toBeDefined()
-      return { a: outcomeA, b: await runB! }
+      const [outcomeA, outcomeB] = await meanwhile(
+        { route: 'POST /graphql', field: 'markPullRequestReadyForReview', token: 'run-a' },
+        a,
+        b
+      )
+      return { a: outcomeA, b: outcomeB }
     })
     expect(a.error).toBeUndefined()
     expect(a.outputs).toMatchObject({ operation: 'skipped', verified: 'true' })
@@ -1370,19 +1372,11 @@ describe('promote environment to environment (mode 2)', () => {
   it('holds the draft again when another run made it ready between its listing and its unverified push', async () => {
     const { b } = await draftRace(async ({ a, b }) => {
       // B has listed the draft and is about to push; A, verified, makes the draft ready first.
-      let runA: Promise<Outcome> | undefined
-      gh.hook({
-        route: 'POST /{owner}/{repo}.git/git-receive-pack',
-        times: Infinity,
-        run: async call => {
-          if (call.token !== 'run-b' || runA) return
-          runA = a()
-          await runA
-        }
-      })
-      const outcomeB = await b()
-      expect(runA).toBeDefined()
-      const outcomeA = await runA!
+      const [outcomeB, outcomeA] = await meanwhile(
+        { route: 'POST /{owner}/{repo}.git/git-receive-pack', token: 'run-b' },
+        b,
+        a
+      )
       expect(outcomeA.outputs).toMatchObject({ operation: 'updated', verified: 'true' })
       return { a: outcomeA, b: outcomeB }
     })

@@ -156,6 +156,16 @@ async function standinLog(): Promise<
 }
 const scan = (call: { argv: string[] }): boolean => call.argv.some(arg => arg.includes('@sha256:'))
 
+/** The newest verdict attached to the image, read back as a later stage reads it. */
+function attachedVerdict(): ReturnType<typeof findVerdict> {
+  const client = createRegistryClient({
+    credentials: { username: 'bot', password: PASSWORD },
+    ca: registry.caPem,
+    env: {}
+  })
+  return findVerdict(client, { registry: registry.host, repository: 'octo/app', digest: image.digest })
+}
+
 /** Runs `body` with stdout captured: what core.info writes to the job log. */
 async function jobLog<T>(body: () => Promise<T>): Promise<[T, string]> {
   const written: string[] = []
@@ -506,16 +516,7 @@ describe('the vulnerability database comes from a cache (stand-in scanners)', ()
     expect(run.summary).toContain(
       `| Vulnerability database | ${cell(`built ${built} (2h old), from the cache; source Trivy's default repository (mirror.gcr.io/aquasec/trivy-db, ghcr.io)`)} |`
     )
-    const client = createRegistryClient({
-      credentials: { username: 'bot', password: PASSWORD },
-      ca: registry.caPem,
-      env: {}
-    })
-    const found = await findVerdict(client, {
-      registry: registry.host,
-      repository: 'octo/app',
-      digest: image.digest
-    })
+    const found = await attachedVerdict()
     expect(found?.verdict.database).toEqual({
       built,
       age: '2h',
@@ -608,16 +609,7 @@ describe('the vulnerability database comes from a cache (stand-in scanners)', ()
     )
     expect(log).toContain('TOOMANYREQUESTS')
     expect(run.summary).toContain(cell('(10h old), from the cache: its update failed'))
-    const client = createRegistryClient({
-      credentials: { username: 'bot', password: PASSWORD },
-      ca: registry.caPem,
-      env: {}
-    })
-    const found = await findVerdict(client, {
-      registry: registry.host,
-      repository: 'octo/app',
-      digest: image.digest
-    })
+    const found = await attachedVerdict()
     expect(found?.verdict.database).toMatchObject({ built, age: '10h', state: 'stale' })
   })
 

@@ -101,6 +101,23 @@ export async function buildImage(
 }
 
 /**
+ * The app repository `octo/app` with three releases, each built as `octo/web:1.<i>.0` labelled with its commit: what
+ * the promotion tests promote between.
+ */
+export async function buildAppReleases(gh: LocalGitHub, registry: TestRegistry): Promise<BuiltImage[]> {
+  await gh.createRepo('octo/app', { files: { 'main.go': 'package main\n' } })
+  const built: BuiltImage[] = []
+  for (let i = 1; i <= 3; i++) {
+    const revision = await gh.commit('octo/app', {
+      files: { 'main.go': `package main // v${i}\n` },
+      message: `Release 1.${i}.0\n`
+    })
+    built.push(await buildImage(registry, 'octo/web', `1.${i}.0`, `${gh.serverUrl}/octo/app`, revision))
+  }
+  return built
+}
+
+/**
  * `count` commits on a branch of a local repository in one `git fast-import`, each with a subject of `subjectLength`
  * characters (and `trailer` as its body, if given); returns the last commit.
  */

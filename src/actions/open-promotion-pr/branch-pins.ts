@@ -4,7 +4,7 @@ import path from 'node:path'
 import { ConfigurationError } from '../../lib/errors.js'
 import type { GitCommandManager } from '../../lib/git/index.js'
 import { hasGlob } from '../../lib/manifest/glob.js'
-import { readPins, type Pin, type PinsRead } from './pins.js'
+import { fileOf, readPins, type Pin, type PinsRead } from './pins.js'
 import type { Context } from './promotion.js'
 
 /** How far back a shallow clone is deepened to find where the head branch left base. */
@@ -161,8 +161,4 @@ async function readSide(
 
 function readAsItself(name: string): boolean {
   return !hasGlob(name) && !name.includes('\\') && name === name.trim()
-}
-
-function fileOf(where: string): string {
-  return where.slice(0, where.lastIndexOf(':'))
 }

@@ -25,7 +25,6 @@ import type { Context, Result } from './promotion.js'
 import {
   closeDuplicates,
   closeUnneeded,
-  type PinningCommit,
   holdAsDraft,
   propose,
   noticeDraft,
@@ -132,18 +131,9 @@ export async function openPromotionPr(deps: Collaborators): Promise<void> {
 
 /** Mode 2 with no image named: every image `from-paths` pin by digest on base (and `paths` reference). */
 async function listFromPaths(shared: Omit<Context, 'inputs'>, inputs: ActionInputs): Promise<ImageChoice[]> {
-  const { deps } = shared
-  const tempDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'open-promotion-pr-'))
-  try {
-    const git = createGit({
-      runner: deps.runner,
-      cwd: tempDir,
-      token: inputs.token,
-      serverUrl: shared.serverUrl
-    })
-    await cloneBase(git, { ...shared, inputs })
+  return withBaseClone({ ...shared, inputs }, async git => {
     const listed = await listPinnedImages({
-      root: tempDir,
+      root: git.cwd,
       fromPaths: inputs.fromPaths,
       paths: inputs.paths,
       helmPaths: inputs.helmPaths,
@@ -162,9 +152,7 @@ async function listFromPaths(shared: Omit<Context, 'inputs'>, inputs: ActionInpu
     const chosen = listed.images.map(image => chooseImage(inputs, image))
     refuseSharedBranches(chosen, "input 'from-paths' pins")
     return chosen
-  } finally {
-    await fs.rm(tempDir, { recursive: true, force: true })
-  }
+  })
 }
 
 /**
@@ -174,24 +162,14 @@ async function listFromPaths(shared: Omit<Context, 'inputs'>, inputs: ActionInpu
 async function openForBranch(context: Context): Promise<Result> {
   const { inputs, deps } = context
   const pulls = await context.api.listOpenPulls(context.repo, inputs.headBranch, context.base)
-  const tempDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'open-promotion-pr-'))
-  let branch: BranchPins
-  let pinnedBy: PinningCommit | undefined
-  try {
-    const git = createGit({
-      runner: deps.runner,
-      cwd: tempDir,
-      token: inputs.token,
-      serverUrl: context.serverUrl
-    })
-    await cloneBase(git, context)
-    branch = await readBranchPins(context, git)
-    if (branch.alreadyPinned && branch.mergeChangesNothing && pulls.length > 0) {
-      pinnedBy = await pinningCommit(git, context, branch.proposed.digest, branch.files)
+  const { branch, pinnedBy } = await withBaseClone(context, async git => {
+    const branch = await readBranchPins(context, git)
+    const closing = branch.alreadyPinned && branch.mergeChangesNothing && pulls.length > 0
+    return {
+      branch,
+      pinnedBy: closing ? await pinningCommit(git, context, branch.proposed.digest, branch.files) : undefined
     }
-  } finally {
-    await fs.rm(tempDir, { recursive: true, force: true })
-  }
+  })
   // The branch is what the pull request merges: it is described, whatever image-ref says (another run may have
   // pushed a newer digest to it since this one's bump-manifest did).
   const digest = branch.proposed.digest
@@ -249,18 +227,10 @@ function unknownRunning(context: Context, branch: BranchPins): string {
 /** Mode 2: promote what `from-paths` pin on base to `paths`, once the environment before verified it. */
 async function promote(context: Context, commitApi: GitHubApi): Promise<Result> {
   const { inputs, deps } = context
-  const tempDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'open-promotion-pr-'))
-  try {
-    const git = createGit({
-      runner: deps.runner,
-      cwd: tempDir,
-      token: inputs.token,
-      serverUrl: context.serverUrl
-    })
-    await cloneBase(git, context)
+  return withBaseClone(context, async git => {
     const read = (paths: string[], input: string) =>
       readPins({
-        root: tempDir,
+        root: git.cwd,
         paths,
         image: inputs.image,
         aliases: inputs.aliases,
@@ -387,9 +357,7 @@ async function promote(context: Context, commitApi: GitHubApi): Promise<Result> 
       headSha: pushed.sha,
       withdraw: sha => withdrawHead(context, git, sha)
     })
-  } finally {
-    await fs.rm(tempDir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** The running image's facts, or only its digest and tag when its labels cannot be read (a warning says so). */
@@ -405,19 +373,35 @@ async function readRunning(
   })
 }
 
-async function cloneBase(
-  git: GitCommandManager,
-  context: Pick<Context, 'serverUrl' | 'base'> & { inputs: Pick<PromotionInputs, 'repository'> }
-): Promise<void> {
+/** Runs `body` with a shallow clone of base in a temporary directory, removed afterwards. */
+async function withBaseClone<T>(
+  context: Pick<Context, 'deps' | 'serverUrl' | 'base'> & {
+    inputs: Pick<PromotionInputs, 'repository' | 'token'>
+  },
+  body: (git: GitCommandManager) => Promise<T>
+): Promise<T> {
+  const { deps, inputs } = context
+  const tempDir = await fs.mkdtemp(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'open-promotion-pr-'))
   try {
-    await git.clone(`${context.serverUrl}/${context.inputs.repository}.git`, context.base)
-  } catch (error) {
-    if (/Remote branch .* not found/i.test((error as Error).message)) {
-      throw new ConfigurationError(
-        `branch '${context.base}' does not exist in ${context.inputs.repository}: check 'base'`
-      )
+    const git = createGit({
+      runner: deps.runner,
+      cwd: tempDir,
+      token: inputs.token,
+      serverUrl: context.serverUrl
+    })
+    try {
+      await git.clone(`${context.serverUrl}/${inputs.repository}.git`, context.base)
+    } catch (error) {
+      if (/Remote branch .* not found/i.test((error as Error).message)) {
+        throw new ConfigurationError(
+          `branch '${context.base}' does not exist in ${inputs.repository}: check 'base'`
+        )
+      }
+      throw error
     }
-    throw error
+    return await body(git)
+  } finally {
+    await fs.rm(tempDir, { recursive: true, force: true })
   }
 }
 

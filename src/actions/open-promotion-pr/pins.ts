@@ -99,8 +99,12 @@ function digestOf(reference: string): string | undefined {
 
 /** Every file the pin is read from: where it is written, and the bases it is inherited from. */
 export function pinFiles(pin: Pin): string[] {
-  const files = pin.where.map(where => where.slice(0, where.lastIndexOf(':')))
-  return [...new Set([...files, ...(pin.bases ?? [])])].sort()
+  return [...new Set([...pin.where.map(fileOf), ...(pin.bases ?? [])])].sort()
+}
+
+/** The file of a `file:line` location. */
+export function fileOf(where: string): string {
+  return where.slice(0, where.lastIndexOf(':'))
 }
 
 /** The images to promote when none is named, and the ones left out with why. */
